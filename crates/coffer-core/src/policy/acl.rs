@@ -1,0 +1,352 @@
+//! The compiled ACL: policies merged once, then evaluated per request.
+//!
+//! Merging (OpenBao's `NewACL`): stanzas with the same pattern, from any
+//! policies, become one rule: capabilities are unioned; a `deny` anywhere makes
+//! the rule deny-only; parameter lists merge (an empty list, meaning any value,
+//! absorbs value lists); required parameters union; wrapping TTL bounds take the
+//! smaller non-zero value. Stanzas with different patterns never merge: the one
+//! rule that governs a path is chosen by [`super::glob`].
+//!
+//! Evaluation allocates nothing on the common path: [`Acl::check`] returns a
+//! borrowed [`Decision`]; [`Acl::authorize`] copies the granting policy names.
+
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+use super::glob::{GlobIndex, PatternKey};
+use super::params::{ParamRules, merge_map};
+use super::{Capabilities, PathRule, Policy};
+use crate::logical::Operation;
+
+/// One merged rule.
+#[derive(Debug, Clone, Default)]
+struct Rule {
+    caps: Capabilities,
+    min_wrapping_ttl: u64,
+    max_wrapping_ttl: u64,
+    params: ParamRules,
+    /// Per capability bit: names of the policies granting it, sorted, unique.
+    granting: [Vec<String>; 9],
+}
+
+impl Rule {
+    fn grant(&mut self, caps: Capabilities, policy: &str) {
+        for cap in caps.iter() {
+            let list = &mut self.granting[cap.index()];
+            if let Err(at) = list.binary_search_by(|n| n.as_str().cmp(policy)) {
+                list.insert(at, policy.to_owned());
+            }
+        }
+    }
+
+    fn from_stanza(stanza: &PathRule, policy: &str) -> Rule {
+        let mut rule = Rule {
+            caps: stanza.capabilities,
+            min_wrapping_ttl: stanza.min_wrapping_ttl,
+            max_wrapping_ttl: stanza.max_wrapping_ttl,
+            ..Rule::default()
+        };
+        if !stanza.capabilities.contains(Capabilities::DENY) {
+            rule.params = ParamRules {
+                allowed: stanza.allowed_parameters.clone(),
+                denied: stanza.denied_parameters.clone(),
+                required: Vec::new(),
+                required_lc: Vec::new(),
+            };
+            rule.add_required(&stanza.required_parameters);
+            rule.grant(stanza.capabilities, policy);
+        }
+        rule
+    }
+
+    fn add_required(&mut self, names: &[String]) {
+        for name in names {
+            if !self.params.required.contains(name) {
+                self.params.required.push(name.clone());
+                self.params.required_lc.push(name.to_lowercase());
+            }
+        }
+    }
+
+    fn merge(&mut self, stanza: &PathRule, policy: &str) {
+        if self.caps.contains(Capabilities::DENY) {
+            return;
+        }
+        if stanza.capabilities.contains(Capabilities::DENY) {
+            // Deny-only; everything else is dropped so the result does not
+            // depend on the order policies are listed in.
+            *self = Rule { caps: Capabilities::DENY, ..Rule::default() };
+            return;
+        }
+        self.caps = self.caps.union(stanza.capabilities);
+        self.grant(stanza.capabilities, policy);
+        let lesser = |current: u64, new: u64| match (current, new) {
+            (_, 0) => current,
+            (0, _) => new,
+            _ => current.min(new),
+        };
+        self.min_wrapping_ttl = lesser(self.min_wrapping_ttl, stanza.min_wrapping_ttl);
+        self.max_wrapping_ttl = lesser(self.max_wrapping_ttl, stanza.max_wrapping_ttl);
+        merge_map(&mut self.params.allowed, &stanza.allowed_parameters);
+        merge_map(&mut self.params.denied, &stanza.denied_parameters);
+        self.add_required(&stanza.required_parameters);
+    }
+
+    /// The `sys/internal/ui/resultant-acl` entry for this rule.
+    fn resultant(&self) -> Value {
+        // OpenBao's order here, which is not alphabetical.
+        const ORDER: [Capabilities; 8] = [
+            Capabilities::CREATE,
+            Capabilities::DELETE,
+            Capabilities::LIST,
+            Capabilities::READ,
+            Capabilities::SUDO,
+            Capabilities::UPDATE,
+            Capabilities::PATCH,
+            Capabilities::SCAN,
+        ];
+        let caps: Vec<&str> = if self.caps.contains(Capabilities::DENY) || self.caps.is_empty() {
+            vec!["deny"]
+        } else {
+            ORDER
+                .iter()
+                .filter(|c| self.caps.contains(**c))
+                .flat_map(|c| c.names())
+                .collect()
+        };
+        let mut out = Map::new();
+        if !self.params.allowed.is_empty() {
+            out.insert("allowed_parameters".into(), json!(self.params.allowed));
+        }
+        out.insert("capabilities".into(), json!(caps));
+        if !self.params.denied.is_empty() {
+            out.insert("denied_parameters".into(), json!(self.params.denied));
+        }
+        if self.max_wrapping_ttl != 0 {
+            out.insert("max_wrapping_ttl".into(), json!(self.max_wrapping_ttl));
+        }
+        if self.min_wrapping_ttl != 0 {
+            out.insert("min_wrapping_ttl".into(), json!(self.min_wrapping_ttl));
+        }
+        if !self.params.required.is_empty() {
+            out.insert("required_parameters".into(), json!(self.params.required));
+        }
+        Value::Object(out)
+    }
+}
+
+/// A request to check: everything the ACL looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthzRequest<'a> {
+    pub op: Operation,
+    /// The request path after `/v1/` (a leading `/` is ignored).
+    pub path: &'a str,
+    /// Body or query parameters; `None` is the same as empty.
+    pub params: Option<&'a Map<String, Value>>,
+    /// The requested response-wrapping TTL in seconds (`X-Vault-Wrap-TTL`), if any.
+    pub wrap_ttl: Option<u64>,
+}
+
+/// The borrowed outcome of [`Acl::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision<'a> {
+    pub allowed: bool,
+    /// The governing rule grants `sudo` (or the ACL is root).
+    pub sudo: bool,
+    pub is_root: bool,
+    /// Policies granting the operation's capability (empty unless allowed).
+    pub granting_policies: &'a [String],
+    /// Capabilities of the governing rule ([`Capabilities::NONE`] if none matched).
+    pub capabilities: Capabilities,
+    /// Wrapping TTL bounds of the governing rule in seconds (0 = none).
+    pub min_wrapping_ttl: u64,
+    pub max_wrapping_ttl: u64,
+}
+
+/// The outcome of checking one request against an [`Acl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// The operation is allowed on the path (and its parameters pass the constraints).
+    pub allowed: bool,
+    /// The matching rule grants `sudo` (needed on root-protected paths).
+    pub sudo: bool,
+    /// Names of the policies whose rules granted the access, sorted.
+    pub granting_policies: Vec<String>,
+    /// The ACL is the root policy.
+    pub is_root: bool,
+    /// Wrapping TTL bounds (seconds) of the governing rule; a request violating
+    /// them, or not wrapped when one is set, is not allowed.
+    pub min_wrapping_ttl: Option<u64>,
+    pub max_wrapping_ttl: Option<u64>,
+}
+
+impl From<Decision<'_>> for Authorization {
+    fn from(d: Decision<'_>) -> Authorization {
+        Authorization {
+            allowed: d.allowed,
+            sudo: d.sudo,
+            granting_policies: d.granting_policies.to_vec(),
+            is_root: d.is_root,
+            min_wrapping_ttl: (d.min_wrapping_ttl != 0).then_some(d.min_wrapping_ttl),
+            max_wrapping_ttl: (d.max_wrapping_ttl != 0).then_some(d.max_wrapping_ttl),
+        }
+    }
+}
+
+/// Policies compiled for evaluation: an exact-path map plus a glob index.
+#[derive(Debug, Clone, Default)]
+pub struct Acl {
+    root: bool,
+    rules: Vec<Rule>,
+    exact: HashMap<Box<str>, u32>,
+    globs: GlobIndex,
+    /// Patterns in sorted order, for the resultant view.
+    keys: BTreeMap<PatternKey, u32>,
+    root_names: Vec<String>,
+}
+
+impl Acl {
+    /// Merges `policies` into one ACL. A policy named `root` makes it the root ACL.
+    /// Stanzas with identity templates are skipped (no identity store yet).
+    pub fn new(policies: &[Policy]) -> Acl {
+        if policies.iter().any(|p| p.name == "root") {
+            return Acl::root();
+        }
+        let mut merged: IndexMap<PatternKey, Rule> = IndexMap::new();
+        for policy in policies {
+            for stanza in policy.rules.iter().filter(|s| !s.templated) {
+                match merged.entry(PatternKey::of(&stanza.pattern)) {
+                    indexmap::map::Entry::Occupied(mut e) => e.get_mut().merge(stanza, &policy.name),
+                    indexmap::map::Entry::Vacant(e) => {
+                        e.insert(Rule::from_stanza(stanza, &policy.name));
+                    }
+                }
+            }
+        }
+        let mut acl = Acl::default();
+        for (i, (key, rule)) in merged.into_iter().enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            match &key {
+                PatternKey::Exact(p) => {
+                    acl.exact.insert(p.as_str().into(), idx);
+                }
+                PatternKey::Prefix(p) => acl.globs.prefixes.insert(p, idx),
+                PatternKey::Segment(p) => acl.globs.add_segment(p, idx),
+            }
+            acl.keys.insert(key, idx);
+            acl.rules.push(rule);
+        }
+        acl
+    }
+
+    /// The root ACL: everything is allowed, including sudo.
+    pub fn root() -> Acl {
+        Acl { root: true, root_names: vec!["root".to_owned()], ..Acl::default() }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.root
+    }
+
+    /// The rule governing `path`, with OpenBao's fallbacks for list requests
+    /// (a trailing `/` may be dropped to find a rule).
+    fn lookup(&self, path: &str, list: bool) -> Option<&Rule> {
+        let path = path.trim_start_matches('/');
+        let trimmed = list.then(|| path.strip_suffix('/')).flatten();
+        let idx = self
+            .exact
+            .get(path)
+            .or_else(|| trimmed.and_then(|t| self.exact.get(t)))
+            .copied()
+            .or_else(|| self.globs.lookup(path))
+            .or_else(|| trimmed.and_then(|t| self.globs.lookup(t)))?;
+        self.rules.get(idx as usize)
+    }
+
+    /// Capabilities on `path`, sorted, as `sys/capabilities` reports them.
+    pub fn capabilities(&self, path: &str) -> Vec<&'static str> {
+        if self.root {
+            return vec!["root"];
+        }
+        self.lookup(path, true).map_or(Capabilities::NONE, |r| r.caps).names()
+    }
+
+    /// Checks a request without wrapping (a rule with wrapping TTL bounds refuses it).
+    pub fn authorize(&self, op: Operation, path: &str, params: Option<&Map<String, Value>>) -> Authorization {
+        self.check(&AuthzRequest { op, path, params, wrap_ttl: None }).into()
+    }
+
+    /// Checks a request; allocation-free.
+    pub fn check<'a>(&'a self, req: &AuthzRequest<'_>) -> Decision<'a> {
+        let mut d = Decision {
+            allowed: false,
+            sudo: false,
+            is_root: false,
+            granting_policies: &[],
+            capabilities: Capabilities::NONE,
+            min_wrapping_ttl: 0,
+            max_wrapping_ttl: 0,
+        };
+        if self.root {
+            d.allowed = true;
+            d.sudo = true;
+            d.is_root = true;
+            d.granting_policies = &self.root_names;
+            return d;
+        }
+        let Some(rule) = self.lookup(req.path, req.op == Operation::List) else {
+            return d;
+        };
+        d.capabilities = rule.caps;
+        d.sudo = rule.caps.contains(Capabilities::SUDO);
+        d.min_wrapping_ttl = rule.min_wrapping_ttl;
+        d.max_wrapping_ttl = rule.max_wrapping_ttl;
+        let needed = Capabilities::for_operation(req.op);
+        if !rule.caps.contains(needed) {
+            return d;
+        }
+        d.granting_policies = &rule.granting[needed.index()];
+        if rule.max_wrapping_ttl > 0 && req.wrap_ttl.is_none_or(|t| t > rule.max_wrapping_ttl) {
+            return d;
+        }
+        if rule.min_wrapping_ttl > 0 && req.wrap_ttl.is_none_or(|t| t < rule.min_wrapping_ttl) {
+            return d;
+        }
+        let carries_params = matches!(
+            req.op,
+            Operation::Read | Operation::Create | Operation::Update | Operation::Patch
+        );
+        if carries_params && !rule.params.is_unconstrained() && !rule.params.allows(req.params) {
+            return d;
+        }
+        d.allowed = true;
+        d
+    }
+
+    /// The merged view `GET sys/internal/ui/resultant-acl` returns as `data`:
+    /// `{"exact_paths":{..},"glob_paths":{..},"root":false}`, or `{"root":true}`.
+    /// Like OpenBao, `glob_paths` holds only `*` patterns (keyed without the `*`),
+    /// not `+` patterns.
+    pub fn resultant(&self) -> Value {
+        if self.root {
+            return json!({"root": true});
+        }
+        let mut exact = Map::new();
+        let mut glob = Map::new();
+        for (key, idx) in &self.keys {
+            let Some(rule) = self.rules.get(*idx as usize) else { continue };
+            match key {
+                PatternKey::Exact(p) => {
+                    exact.insert(p.clone(), rule.resultant());
+                }
+                PatternKey::Prefix(p) => {
+                    glob.insert(p.clone(), rule.resultant());
+                }
+                PatternKey::Segment(_) => {}
+            }
+        }
+        json!({"exact_paths": exact, "glob_paths": glob, "root": false})
+    }
+}

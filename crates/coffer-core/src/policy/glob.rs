@@ -1,0 +1,248 @@
+//! Path patterns and the index that finds the rule governing a request path.
+//!
+//! A pattern is one of three kinds, decided once when the ACL is built:
+//! - **exact**: no wildcard (a `*` anywhere but at the end is a literal);
+//! - **prefix**: ends in `*` and has no `+` segment; the `*` matches any rest,
+//!   also inside a segment (`g/x*` matches `g/xyz/1`);
+//! - **segment**: has a `+` segment (`+`, `+/…`, `…/+/…`, `…/+`), optionally
+//!   ending in `*`; `+` matches exactly one segment.
+//!
+//! Lookup order (OpenBao's `AllowOperation`): an exact rule wins outright. Else
+//! the longest matching prefix rule and the best matching segment rule compete
+//! by priority: the later the first wildcard (`+`, or for a prefix rule its `*`)
+//! the better; then non-prefix over prefix; then fewer `+`; then the longer
+//! pattern; then the lexically greater one.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+
+/// Which index a pattern goes to, with the key it is stored under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum PatternKey {
+    Exact(String),
+    /// The pattern without its trailing `*`.
+    Prefix(String),
+    /// The full pattern, trailing `*` included.
+    Segment(String),
+}
+
+impl PatternKey {
+    pub fn of(pattern: &str) -> PatternKey {
+        let segment_wildcards =
+            pattern == "+" || pattern.contains("/+") || pattern.starts_with("+/");
+        if segment_wildcards {
+            PatternKey::Segment(pattern.to_owned())
+        } else if let Some(prefix) = pattern.strip_suffix('*') {
+            PatternKey::Prefix(prefix.to_owned())
+        } else {
+            PatternKey::Exact(pattern.to_owned())
+        }
+    }
+}
+
+/// Priority of a non-exact match; greater wins.
+type Priority<'a> = (usize, bool, Reverse<usize>, usize, &'a str);
+
+#[derive(Debug, Clone)]
+enum Part {
+    Plus,
+    Lit(Box<str>),
+}
+
+/// A compiled pattern with `+` segments.
+#[derive(Debug, Clone)]
+pub(super) struct SegmentPattern {
+    parts: Vec<Part>,
+    is_prefix: bool,
+    /// Byte index of the first `+` in the pattern.
+    first_wildcard: usize,
+    wildcards: usize,
+    /// The pattern without a trailing `*`.
+    stem: Box<str>,
+    pub rule: u32,
+}
+
+impl SegmentPattern {
+    pub fn new(pattern: &str, rule: u32) -> SegmentPattern {
+        let (stem, is_prefix) = match pattern.strip_suffix('*') {
+            Some(s) => (s, true),
+            None => (pattern, false),
+        };
+        let parts: Vec<Part> = stem
+            .split('/')
+            .map(|p| if p == "+" { Part::Plus } else { Part::Lit(p.into()) })
+            .collect();
+        SegmentPattern {
+            wildcards: parts.iter().filter(|p| matches!(p, Part::Plus)).count(),
+            parts,
+            is_prefix,
+            first_wildcard: pattern.find('+').unwrap_or(pattern.len()),
+            stem: stem.into(),
+            rule,
+        }
+    }
+
+    fn priority(&self) -> Priority<'_> {
+        (self.first_wildcard, !self.is_prefix, Reverse(self.wildcards), self.stem.len(), &self.stem)
+    }
+
+    /// Whether `path` (split into `segments` parts) matches.
+    fn matches(&self, path: &str, segments: usize) -> bool {
+        let n = self.parts.len();
+        if segments < n || (!self.is_prefix && segments != n) {
+            return false;
+        }
+        path.split('/').zip(&self.parts).enumerate().all(|(i, (seg, part))| match part {
+            Part::Plus => true,
+            Part::Lit(lit) => {
+                seg == &**lit || (self.is_prefix && i == n - 1 && seg.starts_with(&**lit))
+            }
+        })
+    }
+}
+
+fn prefix_priority(prefix: &str) -> Priority<'_> {
+    (prefix.len(), false, Reverse(0), prefix.len(), prefix)
+}
+
+/// Longest-prefix lookup over prefix rules, bucketed by the first path segment
+/// so a lookup is one hash probe plus a short scan.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PrefixIndex {
+    /// Prefixes containing a `/`, keyed by the text before it; longest first.
+    by_segment: HashMap<Box<str>, Vec<(Box<str>, u32)>>,
+    /// Prefixes without a `/` (they can end inside the first segment); longest first.
+    short: Vec<(Box<str>, u32)>,
+}
+
+impl PrefixIndex {
+    pub fn insert(&mut self, prefix: &str, rule: u32) {
+        let list = match prefix.split_once('/') {
+            Some((first, _)) => self.by_segment.entry(first.into()).or_default(),
+            None => &mut self.short,
+        };
+        list.push((prefix.into(), rule));
+        list.sort_by_key(|(p, _)| Reverse(p.len()));
+    }
+
+    /// The longest prefix of `path` that has a rule.
+    pub fn longest<'a>(&'a self, path: &str) -> Option<(&'a str, u32)> {
+        let find = |list: &'a [(Box<str>, u32)]| {
+            list.iter().find(|(p, _)| path.starts_with(&**p)).map(|(p, r)| (&**p, *r))
+        };
+        if let Some((first, _)) = path.split_once('/') {
+            if let Some(hit) = self.by_segment.get(first).and_then(|l| find(l)) {
+                return Some(hit);
+            }
+        }
+        find(&self.short)
+    }
+}
+
+/// All non-exact rules.
+#[derive(Debug, Clone, Default)]
+pub(super) struct GlobIndex {
+    pub prefixes: PrefixIndex,
+    /// Sorted by priority, best first, so the first match is the best one.
+    segments: Vec<SegmentPattern>,
+}
+
+impl GlobIndex {
+    pub fn add_segment(&mut self, pattern: &str, rule: u32) {
+        self.segments.push(SegmentPattern::new(pattern, rule));
+        self.segments.sort_by(|a, b| b.priority().cmp(&a.priority()));
+    }
+
+    /// The rule governing `path` among the non-exact rules.
+    pub fn lookup(&self, path: &str) -> Option<u32> {
+        let prefix = self.prefixes.longest(path);
+        if self.segments.is_empty() {
+            return prefix.map(|(_, r)| r);
+        }
+        let n = path.split('/').count();
+        let seg = self.segments.iter().find(|s| s.matches(path, n));
+        match (prefix, seg) {
+            (Some((p, r)), Some(s)) => {
+                if prefix_priority(p) > s.priority() { Some(r) } else { Some(s.rule) }
+            }
+            (Some((_, r)), None) => Some(r),
+            (None, Some(s)) => Some(s.rule),
+            (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(PatternKey::of("a/b"), PatternKey::Exact("a/b".into()));
+        assert_eq!(PatternKey::of("a/*/b"), PatternKey::Exact("a/*/b".into()));
+        assert_eq!(PatternKey::of("a/b*"), PatternKey::Prefix("a/b".into()));
+        assert_eq!(PatternKey::of("*"), PatternKey::Prefix("".into()));
+        assert_eq!(PatternKey::of("+"), PatternKey::Segment("+".into()));
+        assert_eq!(PatternKey::of("+/a"), PatternKey::Segment("+/a".into()));
+        assert_eq!(PatternKey::of("a/+/b*"), PatternKey::Segment("a/+/b*".into()));
+        // '+' inside a segment is a literal.
+        assert_eq!(PatternKey::of("a+b/c"), PatternKey::Exact("a+b/c".into()));
+    }
+
+    #[test]
+    fn segment_matching() {
+        let p = SegmentPattern::new("g/+/c", 0);
+        let m = |path: &str| p.matches(path, path.split('/').count());
+        assert!(m("g/q/c"));
+        assert!(m("g//c"));
+        assert!(!m("g/q/r/c"));
+        assert!(!m("g/q/c/d"));
+        let p = SegmentPattern::new("g/+/c*", 0);
+        let m = |path: &str| p.matches(path, path.split('/').count());
+        assert!(m("g/q/c"));
+        assert!(m("g/q/cde/f"));
+        assert!(!m("g/q/d"));
+        let p = SegmentPattern::new("g/+/*", 0);
+        let m = |path: &str| p.matches(path, path.split('/').count());
+        assert!(m("g/q/"));
+        assert!(m("g/q/anything/else"));
+        assert!(!m("g/q"));
+    }
+
+    #[test]
+    fn prefix_longest() {
+        let mut idx = PrefixIndex::default();
+        idx.insert("", 0);
+        idx.insert("g/", 1);
+        idx.insert("g/a/", 2);
+        idx.insert("g/x", 3);
+        idx.insert("se", 4);
+        assert_eq!(idx.longest("g/a/b").map(|x| x.1), Some(2));
+        assert_eq!(idx.longest("g/a").map(|x| x.1), Some(1));
+        assert_eq!(idx.longest("g/xyz").map(|x| x.1), Some(3));
+        assert_eq!(idx.longest("secret/x").map(|x| x.1), Some(4));
+        assert_eq!(idx.longest("other").map(|x| x.1), Some(0));
+    }
+
+    #[test]
+    fn priority_order() {
+        let mut g = GlobIndex::default();
+        g.prefixes.insert("foo/", 0);
+        g.add_segment("foo/+", 1);
+        g.add_segment("foo/+/bar/baz", 2);
+        g.add_segment("foo/bar/+/baz", 3);
+        g.add_segment("foo/+/+/baz", 4);
+        g.prefixes.insert("foo/a", 5);
+        // foo/a* beats foo/+ (first wildcard later).
+        assert_eq!(g.lookup("foo/ab"), Some(5));
+        // foo/+ beats foo/* (same position, not a prefix).
+        assert_eq!(g.lookup("foo/zz"), Some(1));
+        // foo/bar/+/baz beats foo/+/bar/baz and foo/+/+/baz.
+        assert_eq!(g.lookup("foo/bar/bar/baz"), Some(3));
+        // foo/+/bar/baz beats foo/+/+/baz (fewer wildcards).
+        assert_eq!(g.lookup("foo/x/bar/baz"), Some(2));
+        assert_eq!(g.lookup("foo/x/y/baz"), Some(4));
+        assert_eq!(g.lookup("foo/x/y/z"), Some(0));
+        assert_eq!(g.lookup("elsewhere"), None);
+    }
+}

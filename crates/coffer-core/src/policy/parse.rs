@@ -1,0 +1,299 @@
+//! Policy text (HCL 1 or JSON) to [`PathRule`]s, with OpenBao's validation order
+//! and error texts.
+//!
+//! Text whose first non-blank character is `{` is JSON (as OpenBao decides);
+//! anything else is HCL 1. Both become the same [`Node`] tree first.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::hcl1::{self, Item, Node};
+use super::{Capabilities, PathRule, PolicyError};
+use crate::duration;
+
+/// Keys allowed inside a `path` stanza. Only some are enforced; the others
+/// (MFA, pagination, expiration, control groups, list filtering) are accepted
+/// and ignored so policies written for OpenBao still load.
+const PATH_KEYS: &[&str] = &[
+    "comment",
+    "policy",
+    "capabilities",
+    "allowed_parameters",
+    "denied_parameters",
+    "required_parameters",
+    "min_wrapping_ttl",
+    "max_wrapping_ttl",
+    "mfa_methods",
+    "pagination_limit",
+    "expiration",
+    "list_scan_response_keys_filter_path",
+    "control_group",
+];
+
+fn fail(msg: impl Into<String>) -> PolicyError {
+    PolicyError::Parse(msg.into())
+}
+
+/// Formats errors the way hashicorp/go-multierror does (OpenBao's key checks use it).
+fn multierror(errors: &[String]) -> String {
+    let head = if errors.len() == 1 {
+        "1 error occurred:".to_owned()
+    } else {
+        format!("{} errors occurred:", errors.len())
+    };
+    let mut out = head;
+    for e in errors {
+        out.push_str("\n\t* ");
+        out.push_str(e);
+    }
+    out.push_str("\n\n");
+    out
+}
+
+/// Decodes standard base64 (newlines ignored, as Go's decoder does) into UTF-8 text.
+pub(super) fn decode_base64(text: &str) -> Option<String> {
+    let compact: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    if compact.is_empty() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Parses policy text into its path rules.
+pub(super) fn parse_rules(text: &str) -> Result<Vec<PathRule>, PolicyError> {
+    let items = if text.trim_start().starts_with('{') {
+        let value: Value = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
+        match json_to_node(&value) {
+            Node::Object(items) => items,
+            _ => return Err(fail("does not contain a root object")),
+        }
+    } else {
+        hcl1::parse(text).map_err(fail)?
+    };
+
+    let invalid: Vec<String> = items
+        .iter()
+        .filter(|i| i.keys[0] != "name" && i.keys[0] != "path")
+        .map(|i| format!("invalid key {:?} on line {}", i.keys[0], i.line))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(fail(multierror(&invalid)));
+    }
+
+    let mut rules = Vec::new();
+    for item in items.iter().filter(|i| i.keys[0] == "path") {
+        for (pattern, body) in path_stanzas(item)? {
+            rules.push(parse_stanza(&pattern, body)?);
+        }
+    }
+    Ok(rules)
+}
+
+/// JSON becomes the same tree HCL does: objects are items with one key each.
+fn json_to_node(value: &Value) -> Node {
+    match value {
+        Value::Object(map) => Node::Object(
+            map.iter()
+                .map(|(k, v)| Item { keys: vec![k.clone()], value: json_to_node(v), line: 1 })
+                .collect(),
+        ),
+        Value::Array(items) => Node::List(items.iter().map(json_to_node).collect()),
+        other => Node::Lit(other.clone()),
+    }
+}
+
+/// Splits one top-level `path` item into `(pattern, body)` pairs. Accepts
+/// `path "p" { ... }`, `path = { "p" = { ... } }` (the JSON shape) and a list of such objects.
+fn path_stanzas(item: &Item) -> Result<Vec<(String, Node)>, PolicyError> {
+    if item.keys.len() >= 2 {
+        let body = if item.keys.len() == 2 {
+            item.value.clone()
+        } else {
+            // `path "a" "b" { }`: the extra key becomes an (invalid) inner key.
+            Node::Object(vec![Item {
+                keys: item.keys[2..].to_vec(),
+                value: item.value.clone(),
+                line: item.line,
+            }])
+        };
+        return Ok(vec![(item.keys[1].clone(), body)]);
+    }
+    let objects: Vec<&Vec<Item>> = match &item.value {
+        Node::Object(inner) => vec![inner],
+        Node::List(list) => list
+            .iter()
+            .map(|n| match n {
+                Node::Object(inner) => Ok(inner),
+                _ => Err(fail("path: expected an object of path stanzas")),
+            })
+            .collect::<Result<_, _>>()?,
+        Node::Lit(_) => return Err(fail("path: expected an object of path stanzas")),
+    };
+    let mut out = Vec::new();
+    for inner in objects {
+        for stanza in inner {
+            let mut keys = vec!["path".to_owned()];
+            keys.extend(stanza.keys.iter().cloned());
+            out.extend(path_stanzas(&Item { keys, value: stanza.value.clone(), line: stanza.line })?);
+        }
+    }
+    Ok(out)
+}
+
+/// The fields of one stanza, decoded before validation.
+#[derive(Default)]
+struct RawStanza {
+    capabilities: Vec<String>,
+    policy: Option<String>,
+    allowed: BTreeMap<String, Vec<Value>>,
+    denied: BTreeMap<String, Vec<Value>>,
+    required: Vec<String>,
+    min_wrapping_ttl: Option<Value>,
+    max_wrapping_ttl: Option<Value>,
+}
+
+fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
+    let prefix = format!("path {key:?}:");
+    let Node::Object(items) = body else {
+        return Err(fail(format!("{prefix} expected an object")));
+    };
+    let invalid: Vec<String> = items
+        .iter()
+        .filter(|i| !PATH_KEYS.contains(&i.keys[0].as_str()))
+        .map(|i| format!("{prefix} invalid key {:?} on line {}", i.keys[0], i.line))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(fail(multierror(&invalid)));
+    }
+
+    let mut raw = RawStanza::default();
+    for item in &items {
+        let value = item_value(item);
+        let field = item.keys[0].as_str();
+        let type_err = |what: &str| fail(format!("{prefix} {field}: expected {what}"));
+        match field {
+            "capabilities" => raw
+                .capabilities
+                .extend(strings(&value).ok_or_else(|| type_err("a list of strings"))?),
+            "policy" => match value {
+                Node::Lit(Value::String(s)) => raw.policy = Some(s),
+                _ => return Err(type_err("a string")),
+            },
+            "allowed_parameters" => {
+                param_map(&value, &mut raw.allowed).ok_or_else(|| type_err("an object of lists"))?
+            }
+            "denied_parameters" => {
+                param_map(&value, &mut raw.denied).ok_or_else(|| type_err("an object of lists"))?
+            }
+            "required_parameters" => raw
+                .required
+                .extend(strings(&value).ok_or_else(|| type_err("a list of strings"))?),
+            "min_wrapping_ttl" => raw.min_wrapping_ttl = Some(value.to_json()),
+            "max_wrapping_ttl" => raw.max_wrapping_ttl = Some(value.to_json()),
+            _ => {} // accepted, not enforced
+        }
+    }
+
+    // Paths in policies start after `/v1/`; a leading '/' is dropped.
+    let pattern = key.strip_prefix('/').unwrap_or(key).to_owned();
+    if pattern.contains("+*") {
+        return Err(fail(format!(
+            "path {pattern:?}: path {pattern:?}: invalid use of wildcards ('+*' is forbidden)"
+        )));
+    }
+    let templated = pattern.contains("{{") && pattern.contains("}}");
+
+    // Old-style `policy = "read"` maps onto capabilities.
+    if let Some(old) = &raw.policy {
+        let extra: &[&str] = match old.as_str() {
+            "deny" => {
+                raw.capabilities = vec!["deny".to_owned()];
+                &[]
+            }
+            "read" => &["read", "list"],
+            "write" => &["create", "read", "update", "delete", "list"],
+            "sudo" => &["create", "read", "update", "delete", "list", "sudo"],
+            _ => return Err(fail(format!("{prefix} {prefix} invalid policy {old:?}"))),
+        };
+        raw.capabilities.extend(extra.iter().map(|s| (*s).to_owned()));
+    }
+
+    let mut rule = PathRule { pattern, templated, ..PathRule::default() };
+    for name in &raw.capabilities {
+        match Capabilities::from_name(name) {
+            // A deny stanza keeps nothing else, not even its parameters.
+            Some(Capabilities::DENY) => {
+                rule.capabilities = Capabilities::DENY;
+                return Ok(rule);
+            }
+            Some(cap) => rule.capabilities = rule.capabilities.union(cap),
+            None => {
+                return Err(fail(format!("{prefix} {prefix} invalid capability {name:?}")));
+            }
+        }
+    }
+    rule.allowed_parameters = raw.allowed;
+    rule.denied_parameters = raw.denied;
+    rule.required_parameters = raw.required;
+    if let Some(v) = &raw.min_wrapping_ttl {
+        rule.min_wrapping_ttl = duration::parse_json_secs(v)
+            .map_err(|e| fail(format!("error parsing min_wrapping_ttl: {e}")))?;
+    }
+    if let Some(v) = &raw.max_wrapping_ttl {
+        rule.max_wrapping_ttl = duration::parse_json_secs(v)
+            .map_err(|e| fail(format!("error parsing max_wrapping_ttl: {e}")))?;
+    }
+    if rule.min_wrapping_ttl != 0
+        && rule.max_wrapping_ttl != 0
+        && rule.max_wrapping_ttl < rule.min_wrapping_ttl
+    {
+        return Err(fail("max_wrapping_ttl cannot be less than min_wrapping_ttl"));
+    }
+    Ok(rule)
+}
+
+/// The value of an item, with extra keys (`allowed_parameters "x" = [...]`) nested.
+fn item_value(item: &Item) -> Node {
+    let mut value = item.value.clone();
+    for key in item.keys[1..].iter().rev() {
+        value = Node::Object(vec![Item { keys: vec![key.clone()], value, line: item.line }]);
+    }
+    value
+}
+
+/// A list of strings, or a single string.
+fn strings(node: &Node) -> Option<Vec<String>> {
+    match node {
+        Node::Lit(Value::String(s)) => Some(vec![s.clone()]),
+        Node::List(items) => items
+            .iter()
+            .map(|n| match n {
+                Node::Lit(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// `{ "name" = [values] }` merged into `out` with lowercased names; a single
+/// value counts as a one-element list. A list of such objects is accepted too.
+fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Option<()> {
+    match node {
+        Node::Object(items) => {
+            for item in items {
+                let values = match item_value(item) {
+                    Node::List(list) => list.iter().map(Node::to_json).collect(),
+                    other => vec![other.to_json()],
+                };
+                out.entry(item.keys[0].to_lowercase()).or_default().extend(values);
+            }
+            Some(())
+        }
+        Node::List(list) => list.iter().try_for_each(|n| param_map(n, out)),
+        Node::Lit(_) => None,
+    }
+}
