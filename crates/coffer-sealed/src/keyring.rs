@@ -1,0 +1,171 @@
+//! The set of private keys that may unseal, with an order that usually tries the right key first.
+//!
+//! The wire format carries no key identifier, so upstream tries every key for every item (one RSA
+//! private operation each). Here keys are tried in this order, without changing the format:
+//! 1. keys whose modulus size differs from the blob's RSA part are skipped for free;
+//! 2. the key that last opened an item of the same object (hint, e.g. `namespace/name`);
+//! 3. the remaining keys, newest first (new values are sealed with the newest key).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::error::CryptoError;
+use crate::hybrid;
+use crate::keys::{KeyId, PrivateKey, SealingCert};
+
+/// Upper bound on remembered hints; the cache is cleared when it grows beyond.
+const MAX_HINTS: usize = 100_000;
+
+/// One key of the ring.
+#[derive(Debug, Clone)]
+pub struct RingKey {
+    /// The private key.
+    pub key: PrivateKey,
+    /// Its certificate, when known.
+    pub cert: Option<SealingCert>,
+    /// Ordering time (certificate NotBefore or Secret creation time).
+    pub order_time: OffsetDateTime,
+}
+
+/// Private keys, newest first, plus the "which key opened what" memory.
+#[derive(Debug, Default)]
+pub struct KeyRing {
+    keys: Vec<RingKey>,
+    hints: RwLock<HashMap<String, KeyId>>,
+}
+
+impl Clone for KeyRing {
+    fn clone(&self) -> Self {
+        let hints = self.hints.read().map(|h| h.clone()).unwrap_or_default();
+        KeyRing { keys: self.keys.clone(), hints: RwLock::new(hints) }
+    }
+}
+
+impl KeyRing {
+    /// An empty ring.
+    pub fn new() -> KeyRing {
+        KeyRing::default()
+    }
+
+    /// A ring from bare keys (all with the same ordering time, order kept).
+    pub fn from_keys(keys: impl IntoIterator<Item = PrivateKey>) -> KeyRing {
+        let mut ring = KeyRing::new();
+        for key in keys {
+            ring.add(RingKey { key, cert: None, order_time: OffsetDateTime::UNIX_EPOCH });
+        }
+        ring
+    }
+
+    /// Adds a key (ignored if the same public key is already present); keeps newest first,
+    /// stable among equal times.
+    pub fn add(&mut self, key: RingKey) {
+        if self.keys.iter().any(|k| k.key.id() == key.key.id()) {
+            return;
+        }
+        let pos = self.keys.iter().position(|k| k.order_time < key.order_time).unwrap_or(self.keys.len());
+        self.keys.insert(pos, key);
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+    /// True when there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+    /// Keys, newest first.
+    pub fn keys(&self) -> &[RingKey] {
+        &self.keys
+    }
+    /// The most recent key (the one to seal with).
+    pub fn latest(&self) -> Option<&RingKey> {
+        self.keys.first()
+    }
+
+    /// Decrypts `blob` with the first key that works; `hint` names the object the value belongs
+    /// to (use `""` for none). Returns the plaintext.
+    pub fn decrypt(&self, blob: &[u8], label: &[u8], hint: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let (rsa_part, _) = hybrid::split(blob)?;
+        let hinted = if hint.is_empty() { None } else { self.hints.read().ok().and_then(|h| h.get(hint).copied()) };
+        let fits = |k: &&RingKey| k.key.oaep().key_size_bytes() == rsa_part.len();
+        if let Some(id) = hinted
+            && let Some(k) = self.keys.iter().filter(fits).find(|k| k.key.id() == id)
+            && let Ok(plain) = hybrid::decrypt(k.key.oaep(), blob, label)
+        {
+            return Ok(plain);
+        }
+        for k in self.keys.iter().filter(fits).filter(|k| Some(k.key.id()) != hinted) {
+            if let Ok(plain) = hybrid::decrypt(k.key.oaep(), blob, label) {
+                if !hint.is_empty() {
+                    self.remember(hint, k.key.id());
+                }
+                return Ok(plain);
+            }
+        }
+        Err(CryptoError::WrongKey)
+    }
+
+    fn remember(&self, hint: &str, id: KeyId) {
+        if let Ok(mut hints) = self.hints.write() {
+            if hints.len() >= MAX_HINTS {
+                hints.clear();
+            }
+            hints.insert(hint.to_owned(), id);
+        }
+    }
+
+    /// Forgets all hints (e.g. after keys were removed).
+    pub fn forget_hints(&self) {
+        if let Ok(mut h) = self.hints.write() {
+            h.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn keys() -> &'static [PrivateKey] {
+        static KEYS: OnceLock<Vec<PrivateKey>> = OnceLock::new();
+        KEYS.get_or_init(|| (0..3).map(|_| PrivateKey::generate(2048).unwrap()).collect())
+    }
+
+    fn at(key: &PrivateKey, secs: i64) -> RingKey {
+        RingKey { key: key.clone(), cert: None, order_time: OffsetDateTime::from_unix_timestamp(secs).unwrap() }
+    }
+
+    #[test]
+    fn newest_first_and_dedup() {
+        let k = keys();
+        let mut ring = KeyRing::new();
+        ring.add(at(&k[0], 10));
+        ring.add(at(&k[1], 30));
+        ring.add(at(&k[2], 20));
+        ring.add(at(&k[1], 40));
+        let ids: Vec<_> = ring.keys().iter().map(|r| r.key.id()).collect();
+        assert_eq!(ids, vec![k[1].id(), k[2].id(), k[0].id()]);
+        assert_eq!(ring.latest().unwrap().key.id(), k[1].id());
+    }
+
+    #[test]
+    fn any_key_opens_and_hint_is_remembered() {
+        let k = keys();
+        let ring = KeyRing::from_keys(k.iter().cloned());
+        let blob = hybrid::encrypt(k[2].public(), b"v", b"ns/n").unwrap();
+        assert_eq!(&ring.decrypt(&blob, b"ns/n", "ns/n").unwrap()[..], b"v");
+        assert_eq!(ring.hints.read().unwrap().get("ns/n"), Some(&k[2].id()));
+        // With the hint the right key is found first; the wrong label still fails.
+        assert_eq!(&ring.decrypt(&blob, b"ns/n", "ns/n").unwrap()[..], b"v");
+        assert_eq!(ring.decrypt(&blob, b"ns/x", "ns/n"), Err(CryptoError::WrongKey));
+        // A stale hint (key of another value) falls back to the full scan.
+        let blob0 = hybrid::encrypt(k[0].public(), b"w", b"ns/n").unwrap();
+        assert_eq!(&ring.decrypt(&blob0, b"ns/n", "ns/n").unwrap()[..], b"w");
+        assert_eq!(ring.hints.read().unwrap().get("ns/n"), Some(&k[0].id()));
+    }
+}
