@@ -359,7 +359,17 @@ mod tests {
             parse_secs("-5s").unwrap_err().to_string(),
             r#"invalid duration "-5s": negative durations are not allowed"#
         );
-        for bad in ["h", ".", "-", "1h-5m", "1..5s", "s5", "1 h", "9223372036854775808ns", "99999999999h"] {
+        for bad in [
+            "h",
+            ".",
+            "-",
+            "1h-5m",
+            "1..5s",
+            "s5",
+            "1 h",
+            "9223372036854775808ns",
+            "99999999999h",
+        ] {
             assert!(parse_secs(bad).is_err(), "{bad} should fail");
         }
         assert!(matches!(parse_secs("xd"), Err(DurationError::Invalid(_))));
@@ -372,10 +382,22 @@ mod tests {
         assert_eq!(parse_json_secs(&json!(3600.0)), Ok(3600));
         assert_eq!(parse_json_secs(&json!("1h")), Ok(3600));
         assert_eq!(parse_json_secs(&json!(null)), Ok(0));
-        assert!(matches!(parse_json_secs(&json!(1.5)), Err(DurationError::MissingUnit(_))));
-        assert!(matches!(parse_json_secs(&json!(-1)), Err(DurationError::Negative(_))));
-        assert!(matches!(parse_json_secs(&json!(true)), Err(DurationError::WrongType(_))));
-        assert!(matches!(parse_json_secs(&json!([1])), Err(DurationError::WrongType(_))));
+        assert!(matches!(
+            parse_json_secs(&json!(1.5)),
+            Err(DurationError::MissingUnit(_))
+        ));
+        assert!(matches!(
+            parse_json_secs(&json!(-1)),
+            Err(DurationError::Negative(_))
+        ));
+        assert!(matches!(
+            parse_json_secs(&json!(true)),
+            Err(DurationError::WrongType(_))
+        ));
+        assert!(matches!(
+            parse_json_secs(&json!([1])),
+            Err(DurationError::WrongType(_))
+        ));
     }
 
     #[test]
@@ -407,15 +429,31 @@ mod tests {
     #[test]
     fn serde_helpers() {
         let f: Fields = serde_json::from_str(r#"{"ttl":"1h","max":90}"#).unwrap();
-        assert_eq!(f, Fields { ttl: Some(3600), max: 90 });
+        assert_eq!(
+            f,
+            Fields {
+                ttl: Some(3600),
+                max: 90
+            }
+        );
         let f: Fields = serde_json::from_str(r#"{"ttl":3600.0,"max":"90"}"#).unwrap();
-        assert_eq!(f, Fields { ttl: Some(3600), max: 90 });
+        assert_eq!(
+            f,
+            Fields {
+                ttl: Some(3600),
+                max: 90
+            }
+        );
         let f: Fields = serde_json::from_str(r#"{"ttl":null}"#).unwrap();
         assert_eq!(f, Fields { ttl: None, max: 0 });
         let f: Fields = serde_json::from_str(r#"{}"#).unwrap();
         assert_eq!(f, Fields { ttl: None, max: 0 });
         let err = serde_json::from_str::<Fields>(r#"{"ttl":"forever"}"#).unwrap_err();
-        assert!(err.to_string().contains(r#"time: invalid duration "forever""#), "{err}");
+        assert!(
+            err.to_string()
+                .contains(r#"time: invalid duration "forever""#),
+            "{err}"
+        );
         let err = serde_json::from_str::<Fields>(r#"{"ttl":-3}"#).unwrap_err();
         assert!(err.to_string().contains("negative"), "{err}");
         let err = serde_json::from_str::<Fields>(r#"{"ttl":[1]}"#).unwrap_err();

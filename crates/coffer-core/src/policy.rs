@@ -22,7 +22,7 @@ mod parse;
 
 use std::collections::BTreeMap;
 
-pub use acl::{Acl, AuthzRequest, Authorization, Decision};
+pub use acl::{Acl, Authorization, AuthzRequest, Decision};
 pub use builtin::DEFAULT_POLICY;
 
 /// Why a policy text was rejected. Messages follow OpenBao's
@@ -65,7 +65,10 @@ impl Capabilities {
 
     /// The capability a policy spells `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Capabilities> {
-        CAPABILITY_NAMES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+        CAPABILITY_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
     }
 
     /// The capability an operation needs.
@@ -154,7 +157,11 @@ impl Policy {
     pub fn parse(name: &str, text: &str) -> Result<Policy, PolicyError> {
         let text = parse::decode_base64(text).unwrap_or_else(|| text.to_owned());
         let rules = parse::parse_rules(&text)?;
-        Ok(Policy { name: name.to_owned(), text, rules })
+        Ok(Policy {
+            name: name.to_owned(),
+            text,
+            rules,
+        })
     }
 
     /// The built-in `default` policy.
@@ -196,7 +203,11 @@ mod tests {
     #[test]
     fn default_policy_parses() {
         let p = Policy::parse("default", DEFAULT_POLICY).expect("built-in default policy parses");
-        assert!(p.rules.iter().any(|r| r.pattern == "auth/token/lookup-self"));
+        assert!(
+            p.rules
+                .iter()
+                .any(|r| r.pattern == "auth/token/lookup-self")
+        );
         assert_eq!(Policy::default_policy(), p);
     }
 }

@@ -47,7 +47,10 @@ fn acl(texts: &[(&str, &str)]) -> Acl {
 }
 
 fn app2() -> Acl {
-    acl(&[("app2", APP2), ("default", coffer_core::policy::DEFAULT_POLICY)])
+    acl(&[
+        ("app2", APP2),
+        ("default", coffer_core::policy::DEFAULT_POLICY),
+    ])
 }
 
 fn params(v: Value) -> serde_json::Map<String, Value> {
@@ -83,13 +86,19 @@ fn section5_matching_rules() {
 fn section4_capabilities_self() {
     let acl = app2();
     let cases: &[(&str, &[&str])] = &[
-        ("secret/data/app/x", &["create", "delete", "list", "patch", "read", "update"]),
+        (
+            "secret/data/app/x",
+            &["create", "delete", "list", "patch", "read", "update"],
+        ),
         ("secret/data/app/locked", &["deny"]),
         ("secret/metadata/foo/team", &["list", "read"]),
         ("secret/metadata/foo/bar/team", &["deny"]),
         ("kv1/params", &["create", "update"]),
         ("sys/mounts/x", &["create", "sudo", "update"]),
-        ("cubbyhole/x", &["create", "delete", "list", "read", "update"]),
+        (
+            "cubbyhole/x",
+            &["create", "delete", "list", "read", "update"],
+        ),
         ("nothing/here", &["deny"]),
     ];
     for (path, want) in cases {
@@ -114,17 +123,28 @@ fn section5_parameter_constraints() {
     let acl = app2();
     for op in [Operation::Update, Operation::Create] {
         let check = |body: Value| acl.authorize(op, "kv1/params", Some(&params(body))).allowed;
-        assert!(!check(json!({"color": "green"})), "value not in allowed list");
+        assert!(
+            !check(json!({"color": "green"})),
+            "value not in allowed list"
+        );
         assert!(check(json!({"color": "red", "x": 1})), "x allowed by \"*\"");
         assert!(!check(json!({"x": 1})), "required parameter missing");
-        assert!(!check(json!({"color": "red", "secret": 1})), "denied parameter");
+        assert!(
+            !check(json!({"color": "red", "secret": 1})),
+            "denied parameter"
+        );
     }
     let transit = |body: Value| {
-        acl.authorize(Operation::Update, "transit/encrypt/k1", Some(&params(body))).allowed
+        acl.authorize(Operation::Update, "transit/encrypt/k1", Some(&params(body)))
+            .allowed
     };
     assert!(!transit(json!({"plaintext": "aGk=", "key_version": 1})));
     assert!(transit(json!({"plaintext": "aGk="})));
-    let granted = acl.authorize(Operation::Update, "transit/encrypt/k1", Some(&params(json!({"plaintext": "aGk="}))));
+    let granted = acl.authorize(
+        Operation::Update,
+        "transit/encrypt/k1",
+        Some(&params(json!({"plaintext": "aGk="}))),
+    );
     assert_eq!(granted.granting_policies, ["app2"]);
 }
 
@@ -136,7 +156,10 @@ fn section5_sudo_protected_paths() {
            path "sys/audit" { capabilities = ["read"] }"#,
     )]);
     let a = without.authorize(Operation::List, "auth/token/accessors", None);
-    assert!(a.allowed && !a.sudo, "list allowed but sudo missing: the server must refuse");
+    assert!(
+        a.allowed && !a.sudo,
+        "list allowed but sudo missing: the server must refuse"
+    );
     let a = without.authorize(Operation::Read, "sys/audit", None);
     assert!(a.allowed && !a.sudo);
 
@@ -155,8 +178,13 @@ fn section5_sudo_protected_paths() {
 fn section5_wrapping_ttl_bounds() {
     let acl = app2();
     let at = |wrap_ttl| {
-        acl.check(&AuthzRequest { op: Operation::Update, path: "auth/token/create", params: None, wrap_ttl })
-            .allowed
+        acl.check(&AuthzRequest {
+            op: Operation::Update,
+            path: "auth/token/create",
+            params: None,
+            wrap_ttl,
+        })
+        .allowed
     };
     assert!(!at(None), "no wrap header");
     assert!(!at(Some(300)), "X-Vault-Wrap-TTL: 5m");
@@ -165,13 +193,19 @@ fn section5_wrapping_ttl_bounds() {
     assert!(at(Some(1)) && at(Some(90)) && !at(Some(91)));
     let a = acl.authorize(Operation::Update, "auth/token/create", None);
     assert!(!a.allowed);
-    assert_eq!((a.min_wrapping_ttl, a.max_wrapping_ttl), (Some(1), Some(90)));
+    assert_eq!(
+        (a.min_wrapping_ttl, a.max_wrapping_ttl),
+        (Some(1), Some(90))
+    );
 }
 
 #[test]
 fn section4_policy_texts() {
     // JSON policy text.
-    let json_acl = acl(&[("jsonpol", r#"{"path":{"kv1/*":{"capabilities":["read","list"]}}}"#)]);
+    let json_acl = acl(&[(
+        "jsonpol",
+        r#"{"path":{"kv1/*":{"capabilities":["read","list"]}}}"#,
+    )]);
     assert_eq!(json_acl.capabilities("kv1/a"), ["list", "read"]);
     // base64 of HCL: accepted, stored decoded.
     let hcl = r#"path "b/*" { capabilities = ["read"] }"#;
@@ -189,7 +223,10 @@ fn section4_error_messages() {
         r#"failed to parse policy: path "x": path "x": invalid capability "bogus""#
     );
     let err = Policy::parse("x", "not hcl {").unwrap_err();
-    assert_eq!(err.to_string(), "failed to parse policy: At 1:11: object expected closing RBRACE got: EOF");
+    assert_eq!(
+        err.to_string(),
+        "failed to parse policy: At 1:11: object expected closing RBRACE got: EOF"
+    );
 }
 
 #[test]
@@ -210,17 +247,29 @@ fn section4_resultant_acl() {
             "required_parameters": ["color"]
         })
     );
-    assert_eq!(view["exact_paths"]["secret/data/app/locked"], json!({"capabilities": ["deny"]}));
+    assert_eq!(
+        view["exact_paths"]["secret/data/app/locked"],
+        json!({"capabilities": ["deny"]})
+    );
     assert_eq!(
         view["glob_paths"]["secret/data/app/"]["capabilities"],
         json!(["create", "delete", "list", "read", "update", "patch"])
     );
-    assert_eq!(view["glob_paths"]["cubbyhole/"]["capabilities"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        view["glob_paths"]["cubbyhole/"]["capabilities"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
     // `+` patterns are not listed, as in OpenBao.
     assert!(view["glob_paths"].get("secret/metadata/+/team").is_none());
     assert!(view["exact_paths"].get("secret/metadata/+/team").is_none());
     // Templated default-policy paths are skipped.
-    assert!(view["exact_paths"].get("identity/entity/id/{{identity.entity.id}}").is_none());
+    assert!(
+        view["exact_paths"]
+            .get("identity/entity/id/{{identity.entity.id}}")
+            .is_none()
+    );
     assert_eq!(Acl::root().resultant(), json!({"root": true}));
 }
 
@@ -229,7 +278,10 @@ fn default_policy_grants() {
     let acl = acl(&[("default", coffer_core::policy::DEFAULT_POLICY)]);
     assert_eq!(acl.capabilities("auth/token/lookup-self"), ["read"]);
     assert_eq!(acl.capabilities("sys/capabilities-self"), ["update"]);
-    assert_eq!(acl.capabilities("identity/oidc/provider/p1/authorize"), ["read", "update"]);
+    assert_eq!(
+        acl.capabilities("identity/oidc/provider/p1/authorize"),
+        ["read", "update"]
+    );
     assert_eq!(acl.capabilities("sys/tools/hash/sha2-256"), ["update"]);
     assert_eq!(acl.capabilities("secret/data/x"), ["deny"]);
 }

@@ -77,7 +77,10 @@ impl Rule {
         if stanza.capabilities.contains(Capabilities::DENY) {
             // Deny-only; everything else is dropped so the result does not
             // depend on the order policies are listed in.
-            *self = Rule { caps: Capabilities::DENY, ..Rule::default() };
+            *self = Rule {
+                caps: Capabilities::DENY,
+                ..Rule::default()
+            };
             return;
         }
         self.caps = self.caps.union(stanza.capabilities);
@@ -218,7 +221,9 @@ impl Acl {
         for policy in policies {
             for stanza in policy.rules.iter().filter(|s| !s.templated) {
                 match merged.entry(PatternKey::of(&stanza.pattern)) {
-                    indexmap::map::Entry::Occupied(mut e) => e.get_mut().merge(stanza, &policy.name),
+                    indexmap::map::Entry::Occupied(mut e) => {
+                        e.get_mut().merge(stanza, &policy.name)
+                    }
                     indexmap::map::Entry::Vacant(e) => {
                         e.insert(Rule::from_stanza(stanza, &policy.name));
                     }
@@ -243,7 +248,11 @@ impl Acl {
 
     /// The root ACL: everything is allowed, including sudo.
     pub fn root() -> Acl {
-        Acl { root: true, root_names: vec!["root".to_owned()], ..Acl::default() }
+        Acl {
+            root: true,
+            root_names: vec!["root".to_owned()],
+            ..Acl::default()
+        }
     }
 
     pub fn is_root(&self) -> bool {
@@ -270,12 +279,25 @@ impl Acl {
         if self.root {
             return vec!["root"];
         }
-        self.lookup(path, true).map_or(Capabilities::NONE, |r| r.caps).names()
+        self.lookup(path, true)
+            .map_or(Capabilities::NONE, |r| r.caps)
+            .names()
     }
 
     /// Checks a request without wrapping (a rule with wrapping TTL bounds refuses it).
-    pub fn authorize(&self, op: Operation, path: &str, params: Option<&Map<String, Value>>) -> Authorization {
-        self.check(&AuthzRequest { op, path, params, wrap_ttl: None }).into()
+    pub fn authorize(
+        &self,
+        op: Operation,
+        path: &str,
+        params: Option<&Map<String, Value>>,
+    ) -> Authorization {
+        self.check(&AuthzRequest {
+            op,
+            path,
+            params,
+            wrap_ttl: None,
+        })
+        .into()
     }
 
     /// Checks a request; allocation-free.
@@ -336,7 +358,9 @@ impl Acl {
         let mut exact = Map::new();
         let mut glob = Map::new();
         for (key, idx) in &self.keys {
-            let Some(rule) = self.rules.get(*idx as usize) else { continue };
+            let Some(rule) = self.rules.get(*idx as usize) else {
+                continue;
+            };
             match key {
                 PatternKey::Exact(p) => {
                     exact.insert(p.clone(), rule.resultant());

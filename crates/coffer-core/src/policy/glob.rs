@@ -70,7 +70,13 @@ impl SegmentPattern {
         };
         let parts: Vec<Part> = stem
             .split('/')
-            .map(|p| if p == "+" { Part::Plus } else { Part::Lit(p.into()) })
+            .map(|p| {
+                if p == "+" {
+                    Part::Plus
+                } else {
+                    Part::Lit(p.into())
+                }
+            })
             .collect();
         SegmentPattern {
             wildcards: parts.iter().filter(|p| matches!(p, Part::Plus)).count(),
@@ -83,7 +89,13 @@ impl SegmentPattern {
     }
 
     fn priority(&self) -> Priority<'_> {
-        (self.first_wildcard, !self.is_prefix, Reverse(self.wildcards), self.stem.len(), &self.stem)
+        (
+            self.first_wildcard,
+            !self.is_prefix,
+            Reverse(self.wildcards),
+            self.stem.len(),
+            &self.stem,
+        )
     }
 
     /// Whether `path` (split into `segments` parts) matches.
@@ -92,12 +104,15 @@ impl SegmentPattern {
         if segments < n || (!self.is_prefix && segments != n) {
             return false;
         }
-        path.split('/').zip(&self.parts).enumerate().all(|(i, (seg, part))| match part {
-            Part::Plus => true,
-            Part::Lit(lit) => {
-                seg == &**lit || (self.is_prefix && i == n - 1 && seg.starts_with(&**lit))
-            }
-        })
+        path.split('/')
+            .zip(&self.parts)
+            .enumerate()
+            .all(|(i, (seg, part))| match part {
+                Part::Plus => true,
+                Part::Lit(lit) => {
+                    seg == &**lit || (self.is_prefix && i == n - 1 && seg.starts_with(&**lit))
+                }
+            })
     }
 }
 
@@ -128,12 +143,14 @@ impl PrefixIndex {
     /// The longest prefix of `path` that has a rule.
     pub fn longest<'a>(&'a self, path: &str) -> Option<(&'a str, u32)> {
         let find = |list: &'a [(Box<str>, u32)]| {
-            list.iter().find(|(p, _)| path.starts_with(&**p)).map(|(p, r)| (&**p, *r))
+            list.iter()
+                .find(|(p, _)| path.starts_with(&**p))
+                .map(|(p, r)| (&**p, *r))
         };
-        if let Some((first, _)) = path.split_once('/') {
-            if let Some(hit) = self.by_segment.get(first).and_then(|l| find(l)) {
-                return Some(hit);
-            }
+        if let Some((first, _)) = path.split_once('/')
+            && let Some(hit) = self.by_segment.get(first).and_then(|l| find(l))
+        {
+            return Some(hit);
         }
         find(&self.short)
     }
@@ -150,7 +167,8 @@ pub(super) struct GlobIndex {
 impl GlobIndex {
     pub fn add_segment(&mut self, pattern: &str, rule: u32) {
         self.segments.push(SegmentPattern::new(pattern, rule));
-        self.segments.sort_by(|a, b| b.priority().cmp(&a.priority()));
+        self.segments
+            .sort_by(|a, b| b.priority().cmp(&a.priority()));
     }
 
     /// The rule governing `path` among the non-exact rules.
@@ -163,7 +181,11 @@ impl GlobIndex {
         let seg = self.segments.iter().find(|s| s.matches(path, n));
         match (prefix, seg) {
             (Some((p, r)), Some(s)) => {
-                if prefix_priority(p) > s.priority() { Some(r) } else { Some(s.rule) }
+                if prefix_priority(p) > s.priority() {
+                    Some(r)
+                } else {
+                    Some(s.rule)
+                }
             }
             (Some((_, r)), None) => Some(r),
             (None, Some(s)) => Some(s.rule),
@@ -184,7 +206,10 @@ mod tests {
         assert_eq!(PatternKey::of("*"), PatternKey::Prefix("".into()));
         assert_eq!(PatternKey::of("+"), PatternKey::Segment("+".into()));
         assert_eq!(PatternKey::of("+/a"), PatternKey::Segment("+/a".into()));
-        assert_eq!(PatternKey::of("a/+/b*"), PatternKey::Segment("a/+/b*".into()));
+        assert_eq!(
+            PatternKey::of("a/+/b*"),
+            PatternKey::Segment("a/+/b*".into())
+        );
         // '+' inside a segment is a literal.
         assert_eq!(PatternKey::of("a+b/c"), PatternKey::Exact("a+b/c".into()));
     }

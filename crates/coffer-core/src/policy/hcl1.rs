@@ -106,7 +106,12 @@ struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     fn new(text: &'a str) -> Self {
-        Lexer { chars: text.chars().peekable(), line: 1, col: 1, out: Vec::new() }
+        Lexer {
+            chars: text.chars().peekable(),
+            line: 1,
+            col: 1,
+            out: Vec::new(),
+        }
     }
 
     fn bump(&mut self) -> Option<char> {
@@ -365,7 +370,9 @@ impl Parser {
                 Tok::Eof if top => return Ok(items),
                 Tok::Eof => {
                     let (_, l, c) = self.next();
-                    return Err(format!("At {l}:{c}: object expected closing RBRACE got: EOF"));
+                    return Err(format!(
+                        "At {l}:{c}: object expected closing RBRACE got: EOF"
+                    ));
                 }
                 Tok::RBrace if !top => return Ok(items),
                 _ => {}
@@ -392,12 +399,18 @@ impl Parser {
                     return Ok(Item { keys, value, line });
                 }
                 Tok::Assign if keys.len() > 1 => {
-                    return Err(format!("At {l}:{c}: nested object expected: LBRACE got: ASSIGN"));
+                    return Err(format!(
+                        "At {l}:{c}: nested object expected: LBRACE got: ASSIGN"
+                    ));
                 }
                 Tok::LBrace if !keys.is_empty() => {
                     let items = self.object_list(false)?;
                     self.next(); // the closing brace object_list stopped at
-                    return Ok(Item { keys, value: Node::Object(items), line });
+                    return Ok(Item {
+                        keys,
+                        value: Node::Object(items),
+                        line,
+                    });
                 }
                 other if keys.is_empty() => {
                     return Err(format!(
@@ -428,7 +441,10 @@ impl Parser {
                 Ok(Node::Object(items))
             }
             Tok::LBrack => self.list(),
-            other => Err(format!("At {l}:{c}: Unknown token: {l}:{c} {}", other.kind())),
+            other => Err(format!(
+                "At {l}:{c}: Unknown token: {l}:{c} {}",
+                other.kind()
+            )),
         }
     }
 
@@ -491,16 +507,39 @@ mod tests {
 
     #[test]
     fn error_shapes() {
-        assert_eq!(parse("not hcl {").unwrap_err(), "At 1:11: object expected closing RBRACE got: EOF");
-        assert!(parse("a = [1 2]").unwrap_err().contains("list expected comma"));
-        assert!(parse("a \"b\" = 1").unwrap_err().contains("nested object expected"));
-        assert!(parse("a = \"x").unwrap_err().contains("literal not terminated"));
+        assert_eq!(
+            parse("not hcl {").unwrap_err(),
+            "At 1:11: object expected closing RBRACE got: EOF"
+        );
+        assert!(
+            parse("a = [1 2]")
+                .unwrap_err()
+                .contains("list expected comma")
+        );
+        assert!(
+            parse("a \"b\" = 1")
+                .unwrap_err()
+                .contains("nested object expected")
+        );
+        assert!(
+            parse("a = \"x")
+                .unwrap_err()
+                .contains("literal not terminated")
+        );
         assert!(parse("a = foo").unwrap_err().contains("Unknown token"));
         assert!(parse("a").unwrap_err().contains("expected start of object"));
         assert!(parse("a = 1 @").unwrap_err().contains("illegal char"));
-        assert!(parse("/* x").unwrap_err().contains("comment not terminated"));
+        assert!(
+            parse("/* x")
+                .unwrap_err()
+                .contains("comment not terminated")
+        );
         assert!(parse("a = [").unwrap_err().contains("RBRACK"));
-        assert!(parse("a = <<EOF\nx\n").unwrap_err().contains("heredoc not terminated"));
+        assert!(
+            parse("a = <<EOF\nx\n")
+                .unwrap_err()
+                .contains("heredoc not terminated")
+        );
     }
 
     #[test]

@@ -37,7 +37,11 @@ impl ParamRules {
         let empty = Map::new();
         let data = data.unwrap_or(&empty);
         // OpenBao looks the lowercased required name up verbatim in the request.
-        if !self.required_lc.iter().all(|p| data.contains_key(p.as_str())) {
+        if !self
+            .required_lc
+            .iter()
+            .all(|p| data.contains_key(p.as_str()))
+        {
             return false;
         }
         if data.is_empty() {
@@ -48,10 +52,10 @@ impl ParamRules {
                 return false;
             }
             for (name, value) in data {
-                if let Some(list) = self.denied.get(lower(name).as_ref()) {
-                    if value_in_list(value, list) {
-                        return false;
-                    }
+                if let Some(list) = self.denied.get(lower(name).as_ref())
+                    && value_in_list(value, list)
+                {
+                    return false;
                 }
             }
         }
@@ -62,10 +66,12 @@ impl ParamRules {
         if allow_all && self.allowed.len() == 1 {
             return true;
         }
-        data.iter().all(|(name, value)| match self.allowed.get(lower(name).as_ref()) {
-            Some(list) => value_in_list(value, list),
-            None => allow_all,
-        })
+        data.iter().all(
+            |(name, value)| match self.allowed.get(lower(name).as_ref()) {
+                Some(list) => value_in_list(value, list),
+                None => allow_all,
+            },
+        )
     }
 }
 
@@ -110,7 +116,10 @@ pub(super) fn glob_match(pattern: &str, value: &str) -> bool {
 
 /// Merges `new` into `existing` as OpenBao does for identical patterns: an empty
 /// list (any value) absorbs value lists, other lists are concatenated.
-pub(super) fn merge_map(existing: &mut BTreeMap<String, Vec<Value>>, new: &BTreeMap<String, Vec<Value>>) {
+pub(super) fn merge_map(
+    existing: &mut BTreeMap<String, Vec<Value>>,
+    new: &BTreeMap<String, Vec<Value>>,
+) {
     for (name, values) in new {
         match existing.get_mut(name) {
             Some(current) if current.is_empty() => {}

@@ -58,7 +58,9 @@ pub(super) fn decode_base64(text: &str) -> Option<String> {
     if compact.is_empty() {
         return None;
     }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -97,7 +99,11 @@ fn json_to_node(value: &Value) -> Node {
     match value {
         Value::Object(map) => Node::Object(
             map.iter()
-                .map(|(k, v)| Item { keys: vec![k.clone()], value: json_to_node(v), line: 1 })
+                .map(|(k, v)| Item {
+                    keys: vec![k.clone()],
+                    value: json_to_node(v),
+                    line: 1,
+                })
                 .collect(),
         ),
         Value::Array(items) => Node::List(items.iter().map(json_to_node).collect()),
@@ -137,7 +143,11 @@ fn path_stanzas(item: &Item) -> Result<Vec<(String, Node)>, PolicyError> {
         for stanza in inner {
             let mut keys = vec!["path".to_owned()];
             keys.extend(stanza.keys.iter().cloned());
-            out.extend(path_stanzas(&Item { keys, value: stanza.value.clone(), line: stanza.line })?);
+            out.extend(path_stanzas(&Item {
+                keys,
+                value: stanza.value.clone(),
+                line: stanza.line,
+            })?);
         }
     }
     Ok(out)
@@ -218,10 +228,15 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
             "sudo" => &["create", "read", "update", "delete", "list", "sudo"],
             _ => return Err(fail(format!("{prefix} {prefix} invalid policy {old:?}"))),
         };
-        raw.capabilities.extend(extra.iter().map(|s| (*s).to_owned()));
+        raw.capabilities
+            .extend(extra.iter().map(|s| (*s).to_owned()));
     }
 
-    let mut rule = PathRule { pattern, templated, ..PathRule::default() };
+    let mut rule = PathRule {
+        pattern,
+        templated,
+        ..PathRule::default()
+    };
     for name in &raw.capabilities {
         match Capabilities::from_name(name) {
             // A deny stanza keeps nothing else, not even its parameters.
@@ -231,7 +246,9 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
             }
             Some(cap) => rule.capabilities = rule.capabilities.union(cap),
             None => {
-                return Err(fail(format!("{prefix} {prefix} invalid capability {name:?}")));
+                return Err(fail(format!(
+                    "{prefix} {prefix} invalid capability {name:?}"
+                )));
             }
         }
     }
@@ -250,7 +267,9 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
         && rule.max_wrapping_ttl != 0
         && rule.max_wrapping_ttl < rule.min_wrapping_ttl
     {
-        return Err(fail("max_wrapping_ttl cannot be less than min_wrapping_ttl"));
+        return Err(fail(
+            "max_wrapping_ttl cannot be less than min_wrapping_ttl",
+        ));
     }
     Ok(rule)
 }
@@ -259,7 +278,11 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
 fn item_value(item: &Item) -> Node {
     let mut value = item.value.clone();
     for key in item.keys[1..].iter().rev() {
-        value = Node::Object(vec![Item { keys: vec![key.clone()], value, line: item.line }]);
+        value = Node::Object(vec![Item {
+            keys: vec![key.clone()],
+            value,
+            line: item.line,
+        }]);
     }
     value
 }
@@ -289,7 +312,9 @@ fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Option<()> 
                     Node::List(list) => list.iter().map(Node::to_json).collect(),
                     other => vec![other.to_json()],
                 };
-                out.entry(item.keys[0].to_lowercase()).or_default().extend(values);
+                out.entry(item.keys[0].to_lowercase())
+                    .or_default()
+                    .extend(values);
             }
             Some(())
         }
