@@ -14,7 +14,9 @@ fn keyring(c: &mut Criterion) {
         let value = vec![0x5Au8; size];
         let entry = ring.encrypt(path, &value);
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(BenchmarkId::new("encrypt", size), &value, |b, v| b.iter(|| ring.encrypt(path, v)));
+        group.bench_with_input(BenchmarkId::new("encrypt", size), &value, |b, v| {
+            b.iter(|| ring.encrypt(path, v))
+        });
         group.bench_with_input(BenchmarkId::new("decrypt", size), &entry, |b, e| {
             b.iter(|| ring.decrypt(path, e).expect("decrypt"))
         });
@@ -26,8 +28,12 @@ fn shamir_key(c: &mut Criterion) {
     let key = [7u8; 32];
     let shares = shamir::split(&key, 5, 3).expect("split");
     let refs: Vec<&[u8]> = shares.iter().take(3).map(|s| s.expose()).collect();
-    c.bench_function("shamir/split_5_of_3_32B", |b| b.iter(|| shamir::split(&key, 5, 3).expect("split")));
-    c.bench_function("shamir/combine_3_32B", |b| b.iter(|| shamir::combine(&refs).expect("combine")));
+    c.bench_function("shamir/split_5_of_3_32B", |b| {
+        b.iter(|| shamir::split(&key, 5, 3).expect("split"))
+    });
+    c.bench_function("shamir/combine_3_32B", |b| {
+        b.iter(|| shamir::combine(&refs).expect("combine"))
+    });
 }
 
 criterion_group!(benches, keyring, shamir_key);

@@ -40,16 +40,23 @@ pub(crate) fn seal_into(key: &RandomizedNonceKey, aad: &[u8], plaintext: &[u8], 
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag`.
-pub(crate) fn open_with(key: &RandomizedNonceKey, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, AeadError> {
+pub(crate) fn open_with(
+    key: &RandomizedNonceKey,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<SecretBytes, AeadError> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(AeadError::TooShort(sealed.len()));
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| AeadError::TooShort(sealed.len()))?;
+    let nonce =
+        Nonce::try_assume_unique_for_key(nonce).map_err(|_| AeadError::TooShort(sealed.len()))?;
     let mut buf = SecretBytes::new(body.to_vec());
     let plain_len = {
         let bytes = buf.expose_mut();
-        key.open_in_place(nonce, Aad::from(aad), bytes).map_err(|_| AeadError::Authentication)?.len()
+        key.open_in_place(nonce, Aad::from(aad), bytes)
+            .map_err(|_| AeadError::Authentication)?
+            .len()
     };
     buf.truncate(plain_len);
     Ok(buf)
@@ -63,7 +70,11 @@ pub fn seal(key_bytes: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> 
 }
 
 /// Decrypts the output of [`seal`] with the same key and `aad`.
-pub fn open(key_bytes: &[u8; KEY_LEN], aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, AeadError> {
+pub fn open(
+    key_bytes: &[u8; KEY_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<SecretBytes, AeadError> {
     open_with(&key(key_bytes), aad, sealed)
 }
 
@@ -76,8 +87,16 @@ mod tests {
         let k = [9u8; 32];
         let sealed = seal(&k, b"core/keyring", b"hello");
         assert_eq!(sealed.len(), NONCE_LEN + 5 + TAG_LEN);
-        assert!(open(&k, b"core/keyring", &sealed).expect("open").ct_eq(b"hello"));
-        assert_ne!(seal(&k, b"", b"hello")[..NONCE_LEN], seal(&k, b"", b"hello")[..NONCE_LEN], "fresh nonces");
+        assert!(
+            open(&k, b"core/keyring", &sealed)
+                .expect("open")
+                .ct_eq(b"hello")
+        );
+        assert_ne!(
+            seal(&k, b"", b"hello")[..NONCE_LEN],
+            seal(&k, b"", b"hello")[..NONCE_LEN],
+            "fresh nonces"
+        );
         let empty = seal(&k, b"", b"");
         assert!(open(&k, b"", &empty).expect("open").is_empty());
     }
@@ -86,14 +105,30 @@ mod tests {
     fn rejects_wrong_key_aad_tamper_and_truncation() {
         let k = [1u8; 32];
         let sealed = seal(&k, b"a", b"payload");
-        assert_eq!(open(&[2u8; 32], b"a", &sealed).unwrap_err(), AeadError::Authentication);
-        assert_eq!(open(&k, b"b", &sealed).unwrap_err(), AeadError::Authentication);
+        assert_eq!(
+            open(&[2u8; 32], b"a", &sealed).unwrap_err(),
+            AeadError::Authentication
+        );
+        assert_eq!(
+            open(&k, b"b", &sealed).unwrap_err(),
+            AeadError::Authentication
+        );
         for i in 0..sealed.len() {
             let mut t = sealed.clone();
             t[i] ^= 0x01;
-            assert_eq!(open(&k, b"a", &t).unwrap_err(), AeadError::Authentication, "byte {i}");
+            assert_eq!(
+                open(&k, b"a", &t).unwrap_err(),
+                AeadError::Authentication,
+                "byte {i}"
+            );
         }
-        assert_eq!(open(&k, b"a", &sealed[..27]).unwrap_err(), AeadError::TooShort(27));
-        assert_eq!(open(&k, b"a", &sealed[..sealed.len() - 1]).unwrap_err(), AeadError::Authentication);
+        assert_eq!(
+            open(&k, b"a", &sealed[..27]).unwrap_err(),
+            AeadError::TooShort(27)
+        );
+        assert_eq!(
+            open(&k, b"a", &sealed[..sealed.len() - 1]).unwrap_err(),
+            AeadError::Authentication
+        );
     }
 }

@@ -35,13 +35,19 @@ const KEYRING_TERM_LEN: usize = 4 + 8 + KEY_LEN;
 /// Why a barrier entry or keyring blob was refused. Never contains key or value bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BarrierError {
-    #[error("barrier entry at {path} is {len} bytes, shorter than the {ENTRY_OVERHEAD}-byte minimum")]
+    #[error(
+        "barrier entry at {path} is {len} bytes, shorter than the {ENTRY_OVERHEAD}-byte minimum"
+    )]
     TooShort { path: String, len: usize },
     #[error("barrier entry at {path} has unsupported version byte {version:#04x}")]
     UnknownVersion { path: String, version: u8 },
-    #[error("barrier entry at {path} was encrypted under key term {term}, which the keyring does not have")]
+    #[error(
+        "barrier entry at {path} was encrypted under key term {term}, which the keyring does not have"
+    )]
     UnknownTerm { path: String, term: u32 },
-    #[error("barrier entry at {path} failed authentication (tampered, moved from another path, or wrong keyring)")]
+    #[error(
+        "barrier entry at {path} failed authentication (tampered, moved from another path, or wrong keyring)"
+    )]
     Authentication { path: String },
     #[error("the keyring has reached the last possible term and cannot rotate")]
     TermOverflow,
@@ -71,7 +77,12 @@ impl Term {
     fn new(key: [u8; KEY_LEN], install_time: u64) -> Self {
         let key = Zeroizing::new(key);
         let cipher = aead::key(&key);
-        Self { key, install_time, cipher, encryptions: AtomicU64::new(0) }
+        Self {
+            key,
+            install_time,
+            cipher,
+            encryptions: AtomicU64::new(0),
+        }
     }
 }
 
@@ -82,7 +93,9 @@ pub struct Keyring {
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Keyring {
@@ -95,13 +108,24 @@ impl Keyring {
     pub fn with_key(term: u32, key: [u8; KEY_LEN], install_time: u64) -> Self {
         let mut terms = BTreeMap::new();
         terms.insert(term, Term::new(key, install_time));
-        Self { terms, active: term }
+        Self {
+            terms,
+            active: term,
+        }
     }
 
     /// Adds a term (highest + 1) with a fresh random key and makes it active. Returns it.
     pub fn rotate(&mut self) -> Result<u32, BarrierError> {
-        let next = self.terms.keys().next_back().copied().unwrap_or(0).checked_add(1).ok_or(BarrierError::TermOverflow)?;
-        self.terms.insert(next, Term::new(random_array(), now_unix()));
+        let next = self
+            .terms
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or(BarrierError::TermOverflow)?;
+        self.terms
+            .insert(next, Term::new(random_array(), now_unix()));
         self.active = next;
         Ok(next)
     }
@@ -143,15 +167,30 @@ impl Keyring {
     /// Decrypts a barrier entry read from `path`, with whichever term it names.
     pub fn decrypt(&self, path: &str, entry: &[u8]) -> Result<SecretBytes, BarrierError> {
         if entry.len() < ENTRY_OVERHEAD {
-            return Err(BarrierError::TooShort { path: path.to_owned(), len: entry.len() });
+            return Err(BarrierError::TooShort {
+                path: path.to_owned(),
+                len: entry.len(),
+            });
         }
         let term = u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]);
         if entry[4] != ENTRY_VERSION {
-            return Err(BarrierError::UnknownVersion { path: path.to_owned(), version: entry[4] });
+            return Err(BarrierError::UnknownVersion {
+                path: path.to_owned(),
+                version: entry[4],
+            });
         }
-        let key = self.terms.get(&term).ok_or_else(|| BarrierError::UnknownTerm { path: path.to_owned(), term })?;
-        aead::open_with(&key.cipher, path.as_bytes(), &entry[5..])
-            .map_err(|_| BarrierError::Authentication { path: path.to_owned() })
+        let key = self
+            .terms
+            .get(&term)
+            .ok_or_else(|| BarrierError::UnknownTerm {
+                path: path.to_owned(),
+                term,
+            })?;
+        aead::open_with(&key.cipher, path.as_bytes(), &entry[5..]).map_err(|_| {
+            BarrierError::Authentication {
+                path: path.to_owned(),
+            }
+        })
     }
 
     /// Serializes every term and key (secret: encrypt it under the root key before storing).
@@ -215,11 +254,15 @@ impl Clone for Keyring {
             .iter()
             .map(|(&n, t)| {
                 let term = Term::new(*t.key, t.install_time);
-                term.encryptions.store(t.encryptions.load(Ordering::Relaxed), Ordering::Relaxed);
+                term.encryptions
+                    .store(t.encryptions.load(Ordering::Relaxed), Ordering::Relaxed);
                 (n, term)
             })
             .collect();
-        Self { terms, active: self.active }
+        Self {
+            terms,
+            active: self.active,
+        }
     }
 }
 

@@ -9,8 +9,8 @@
 pub mod aead;
 pub mod digest;
 mod gf256;
-pub mod hmac;
 mod hex;
+pub mod hmac;
 pub mod keyring;
 pub mod random;
 pub mod secret;

@@ -6,7 +6,9 @@ fn fill(dest: &mut [u8]) {
     // aws-lc's system RNG only fails when the OS entropy source is unusable (no getrandom,
     // no /dev/urandom); continuing without randomness would be far worse than stopping.
     #[allow(clippy::expect_used)]
-    SystemRandom::new().fill(dest).expect("the operating system's random number generator failed");
+    SystemRandom::new()
+        .fill(dest)
+        .expect("the operating system's random number generator failed");
 }
 
 /// `n` bytes from the OS CSPRNG.

@@ -29,8 +29,14 @@ pub enum ShamirError {
     TooManyShares(usize),
     #[error("share {index} is {len} bytes; shares must be at least 2 bytes")]
     ShareTooShort { index: usize, len: usize },
-    #[error("share {index} is {len} bytes but share 0 is {expected}; all shares must be the same length")]
-    LengthMismatch { index: usize, len: usize, expected: usize },
+    #[error(
+        "share {index} is {len} bytes but share 0 is {expected}; all shares must be the same length"
+    )]
+    LengthMismatch {
+        index: usize,
+        len: usize,
+        expected: usize,
+    },
     #[error("share {index} has x coordinate 0, which is never valid")]
     ZeroX { index: usize },
     #[error("share {index} duplicates the x coordinate of an earlier share")]
@@ -60,12 +66,22 @@ pub fn split(secret: &[u8], parts: u8, threshold: u8) -> Result<Vec<SecretBytes>
     }
     let xs = shuffled_x_coordinates();
     let coefficients = SecretBytes::new(random_bytes(secret.len() * usize::from(threshold - 1)));
-    Ok(split_with(secret, &xs[..usize::from(parts)], threshold, coefficients.expose()))
+    Ok(split_with(
+        secret,
+        &xs[..usize::from(parts)],
+        threshold,
+        coefficients.expose(),
+    ))
 }
 
 /// Deterministic core of [`split`]: `coefficients` holds, for each secret byte in order,
 /// the `threshold - 1` coefficients of x^1..x^(threshold-1).
-pub(crate) fn split_with(secret: &[u8], xs: &[u8], threshold: u8, coefficients: &[u8]) -> Vec<SecretBytes> {
+pub(crate) fn split_with(
+    secret: &[u8],
+    xs: &[u8],
+    threshold: u8,
+    coefficients: &[u8],
+) -> Vec<SecretBytes> {
     let degree = usize::from(threshold) - 1;
     debug_assert_eq!(coefficients.len(), secret.len() * degree);
     xs.iter()
@@ -112,10 +128,17 @@ pub fn combine(shares: &[&[u8]]) -> Result<SecretBytes, ShamirError> {
     let mut xs = Vec::with_capacity(shares.len());
     for (index, share) in shares.iter().enumerate() {
         if share.len() < 2 {
-            return Err(ShamirError::ShareTooShort { index, len: share.len() });
+            return Err(ShamirError::ShareTooShort {
+                index,
+                len: share.len(),
+            });
         }
         if share.len() != len {
-            return Err(ShamirError::LengthMismatch { index, len: share.len(), expected: len });
+            return Err(ShamirError::LengthMismatch {
+                index,
+                len: share.len(),
+                expected: len,
+            });
         }
         let x = share[len - 1];
         if x == 0 {
@@ -140,10 +163,9 @@ pub fn combine(shares: &[&[u8]]) -> Result<SecretBytes, ShamirError> {
         .collect();
     let secret = (0..len - 1)
         .map(|byte| {
-            shares
-                .iter()
-                .zip(&basis)
-                .fold(0u8, |acc, (share, &l)| gf256::add(acc, gf256::mul(share[byte], l)))
+            shares.iter().zip(&basis).fold(0u8, |acc, (share, &l)| {
+                gf256::add(acc, gf256::mul(share[byte], l))
+            })
         })
         .collect();
     Ok(SecretBytes::new(secret))

@@ -11,7 +11,11 @@ use coffer_storage::{FileStorage, MemoryStorage, Storage};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn puts(c: &mut Criterion) {
@@ -20,7 +24,9 @@ fn puts(c: &mut Criterion) {
     let file = Arc::new(FileStorage::open(dir.path()).expect("open"));
     let value = vec![0xA5u8; 256];
     let mut group = c.benchmark_group("file_put");
-    group.sample_size(10).measurement_time(Duration::from_secs(6));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(6));
     for writers in [1u64, 32] {
         group.throughput(Throughput::Elements(writers));
         let before = file.write_stats();
@@ -33,7 +39,9 @@ fn puts(c: &mut Criterion) {
                         let (file, value) = (Arc::clone(&file), value.clone());
                         tasks.spawn(async move {
                             for i in 0..iters {
-                                file.put(&format!("bench/{w}/{}", i % 1000), value.clone()).await.expect("put");
+                                file.put(&format!("bench/{w}/{}", i % 1000), value.clone())
+                                    .await
+                                    .expect("put");
                             }
                         });
                     }
@@ -45,7 +53,10 @@ fn puts(c: &mut Criterion) {
             });
         });
         let after = file.write_stats();
-        let (commits, writes) = (after.commits - before.commits, after.requests - before.requests);
+        let (commits, writes) = (
+            after.commits - before.commits,
+            after.requests - before.requests,
+        );
         println!(
             "file_put/writers/{writers}: {writes} writes, {commits} fsync'd commits, {:.3} fsyncs per write",
             commits as f64 / writes.max(1) as f64
@@ -60,10 +71,17 @@ fn gets(c: &mut Criterion) {
     let file = Arc::new(FileStorage::open(dir.path()).expect("open"));
     let mem = Arc::new(MemoryStorage::new());
     rt.block_on(async {
-        let ops = (0..10_000).map(|i| coffer_storage::TxnOp::Put { key: format!("logical/x/{i}"), value: vec![7u8; 512] }).collect();
+        let ops = (0..10_000)
+            .map(|i| coffer_storage::TxnOp::Put {
+                key: format!("logical/x/{i}"),
+                value: vec![7u8; 512],
+            })
+            .collect();
         file.transaction(ops).await.expect("fill");
         for i in 0..10_000 {
-            mem.put(&format!("logical/x/{i}"), vec![7u8; 512]).await.expect("fill");
+            mem.put(&format!("logical/x/{i}"), vec![7u8; 512])
+                .await
+                .expect("fill");
         }
     });
     let mut group = c.benchmark_group("get");
@@ -71,13 +89,15 @@ fn gets(c: &mut Criterion) {
     group.bench_function("file_inline", |b| {
         b.iter(|| {
             i = (i + 7919) % 10_000;
-            rt.block_on(file.get(&format!("logical/x/{i}"))).expect("get")
+            rt.block_on(file.get(&format!("logical/x/{i}")))
+                .expect("get")
         })
     });
     group.bench_function("memory", |b| {
         b.iter(|| {
             i = (i + 7919) % 10_000;
-            rt.block_on(mem.get(&format!("logical/x/{i}"))).expect("get")
+            rt.block_on(mem.get(&format!("logical/x/{i}")))
+                .expect("get")
         })
     });
     group.bench_function("spawn_blocking_noop_round_trip", |b| {

@@ -27,9 +27,15 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         ("get_put_delete", |s| Box::pin(get_put_delete(s))),
         ("list_semantics", |s| Box::pin(list_semantics(s))),
         ("nested_lists", |s| Box::pin(nested_lists(s))),
-        ("transaction_applies_in_order", |s| Box::pin(transaction_applies_in_order(s))),
-        ("transaction_is_atomic_to_readers", |s| Box::pin(transaction_is_atomic_to_readers(s))),
-        ("binary_values_and_keys", |s| Box::pin(binary_values_and_keys(s))),
+        ("transaction_applies_in_order", |s| {
+            Box::pin(transaction_applies_in_order(s))
+        }),
+        ("transaction_is_atomic_to_readers", |s| {
+            Box::pin(transaction_is_atomic_to_readers(s))
+        }),
+        ("binary_values_and_keys", |s| {
+            Box::pin(binary_values_and_keys(s))
+        }),
         ("large_values", |s| Box::pin(large_values(s))),
         ("concurrent_writers", |s| Box::pin(concurrent_writers(s))),
     ]
@@ -37,11 +43,19 @@ pub fn checks() -> Vec<(&'static str, Check)> {
 
 /// Runs every check on `storage`, which must start empty; it is empty again afterwards.
 pub async fn run_all(storage: Arc<dyn Storage>) {
-    assert_eq!(storage.list("").await.expect("list root"), Vec::<String>::new(), "backend must start empty");
+    assert_eq!(
+        storage.list("").await.expect("list root"),
+        Vec::<String>::new(),
+        "backend must start empty"
+    );
     for (name, check) in checks() {
         tracing::debug!(check = name, "storage conformance");
         check(Arc::clone(&storage)).await;
-        assert_eq!(storage.list("").await.expect("list root"), Vec::<String>::new(), "check {name} left keys behind");
+        assert_eq!(
+            storage.list("").await.expect("list root"),
+            Vec::<String>::new(),
+            "check {name} left keys behind"
+        );
     }
 }
 
@@ -70,7 +84,10 @@ pub async fn root_list(s: Arc<dyn Storage>) {
     for k in keys {
         s.put(k, b"v".to_vec()).await.expect("put");
     }
-    assert_eq!(s.list("").await.expect("list"), ["core/", "logical/", "sys"]);
+    assert_eq!(
+        s.list("").await.expect("list"),
+        ["core/", "logical/", "sys"]
+    );
     wipe(&*s, &keys).await;
     assert!(s.list("").await.expect("list").is_empty());
 }
@@ -80,34 +97,67 @@ pub async fn root_list(s: Arc<dyn Storage>) {
 pub async fn get_put_delete(s: Arc<dyn Storage>) {
     assert_eq!(s.get("gpd/a").await.expect("get"), None);
     s.put("gpd/a", b"one".to_vec()).await.expect("put");
-    assert_eq!(s.get("gpd/a").await.expect("get").as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        s.get("gpd/a").await.expect("get").as_deref(),
+        Some(&b"one"[..])
+    );
     s.put("gpd/a", b"two".to_vec()).await.expect("overwrite");
-    assert_eq!(s.get("gpd/a").await.expect("get").as_deref(), Some(&b"two"[..]));
-    assert_eq!(s.get("gpd").await.expect("get"), None, "a directory is not a key");
+    assert_eq!(
+        s.get("gpd/a").await.expect("get").as_deref(),
+        Some(&b"two"[..])
+    );
+    assert_eq!(
+        s.get("gpd").await.expect("get"),
+        None,
+        "a directory is not a key"
+    );
     assert_eq!(s.get("gpd/").await.expect("get"), None);
     s.put("gpd/empty", Vec::new()).await.expect("put empty");
     assert_eq!(s.get("gpd/empty").await.expect("get"), Some(Vec::new()));
     s.delete("gpd/a").await.expect("delete");
     assert_eq!(s.get("gpd/a").await.expect("get"), None);
-    s.delete("gpd/a").await.expect("deleting a missing key is not an error");
-    s.delete("gpd/never").await.expect("deleting a missing key is not an error");
+    s.delete("gpd/a")
+        .await
+        .expect("deleting a missing key is not an error");
+    s.delete("gpd/never")
+        .await
+        .expect("deleting a missing key is not an error");
     wipe(&*s, &["gpd/empty"]).await;
 }
 
 /// Immediate children only, directories once with a trailing `/`, sorted bytewise, a key and a
 /// directory of the same name both listed, no prefix-string false positives.
 pub async fn list_semantics(s: Arc<dyn Storage>) {
-    let keys = ["ls/foo", "ls/foo/bar", "ls/foo/baz/qux", "ls/foo-x", "ls/fooz", "ls/Zeta", "ls/a b", "lsx/other"];
+    let keys = [
+        "ls/foo",
+        "ls/foo/bar",
+        "ls/foo/baz/qux",
+        "ls/foo-x",
+        "ls/fooz",
+        "ls/Zeta",
+        "ls/a b",
+        "lsx/other",
+    ];
     for k in keys {
         s.put(k, k.as_bytes().to_vec()).await.expect("put");
     }
-    assert_eq!(s.list("ls/").await.expect("list"), ["Zeta", "a b", "foo", "foo-x", "foo/", "fooz"]);
+    assert_eq!(
+        s.list("ls/").await.expect("list"),
+        ["Zeta", "a b", "foo", "foo-x", "foo/", "fooz"]
+    );
     assert_eq!(s.list("ls/foo/").await.expect("list"), ["bar", "baz/"]);
     assert_eq!(s.list("ls/foo/baz/").await.expect("list"), ["qux"]);
     assert!(s.list("ls/missing/").await.expect("list").is_empty());
-    assert!(s.list("ls/foo/bar/").await.expect("list").is_empty(), "a key has no children");
+    assert!(
+        s.list("ls/foo/bar/").await.expect("list").is_empty(),
+        "a key has no children"
+    );
     s.delete("ls/foo/baz/qux").await.expect("delete");
-    assert_eq!(s.list("ls/foo/").await.expect("list"), ["bar"], "empty directories vanish");
+    assert_eq!(
+        s.list("ls/foo/").await.expect("list"),
+        ["bar"],
+        "empty directories vanish"
+    );
     wipe(&*s, &keys).await;
 }
 
@@ -115,10 +165,21 @@ pub async fn list_semantics(s: Arc<dyn Storage>) {
 pub async fn nested_lists(s: Arc<dyn Storage>) {
     let deep = "nest/a/b/c/d/e/leaf";
     s.put(deep, b"x".to_vec()).await.expect("put");
-    let levels = ["nest/", "nest/a/", "nest/a/b/", "nest/a/b/c/", "nest/a/b/c/d/", "nest/a/b/c/d/e/"];
+    let levels = [
+        "nest/",
+        "nest/a/",
+        "nest/a/b/",
+        "nest/a/b/c/",
+        "nest/a/b/c/d/",
+        "nest/a/b/c/d/e/",
+    ];
     let want = ["a/", "b/", "c/", "d/", "e/", "leaf"];
     for (prefix, child) in levels.iter().zip(want) {
-        assert_eq!(s.list(prefix).await.expect("list"), [child], "list {prefix}");
+        assert_eq!(
+            s.list(prefix).await.expect("list"),
+            [child],
+            "list {prefix}"
+        );
     }
     let mut wide = Vec::new();
     for i in 0..40 {
@@ -140,19 +201,43 @@ pub async fn nested_lists(s: Arc<dyn Storage>) {
 pub async fn transaction_applies_in_order(s: Arc<dyn Storage>) {
     s.put("txn/old", b"old".to_vec()).await.expect("put");
     s.transaction(vec![
-        TxnOp::Put { key: "txn/a".into(), value: b"1".to_vec() },
-        TxnOp::Put { key: "txn/b".into(), value: b"2".to_vec() },
-        TxnOp::Delete { key: "txn/old".into() },
-        TxnOp::Put { key: "txn/c".into(), value: b"first".to_vec() },
-        TxnOp::Put { key: "txn/c".into(), value: b"second".to_vec() },
-        TxnOp::Put { key: "txn/d".into(), value: b"gone".to_vec() },
-        TxnOp::Delete { key: "txn/d".into() },
-        TxnOp::Delete { key: "txn/never".into() },
+        TxnOp::Put {
+            key: "txn/a".into(),
+            value: b"1".to_vec(),
+        },
+        TxnOp::Put {
+            key: "txn/b".into(),
+            value: b"2".to_vec(),
+        },
+        TxnOp::Delete {
+            key: "txn/old".into(),
+        },
+        TxnOp::Put {
+            key: "txn/c".into(),
+            value: b"first".to_vec(),
+        },
+        TxnOp::Put {
+            key: "txn/c".into(),
+            value: b"second".to_vec(),
+        },
+        TxnOp::Put {
+            key: "txn/d".into(),
+            value: b"gone".to_vec(),
+        },
+        TxnOp::Delete {
+            key: "txn/d".into(),
+        },
+        TxnOp::Delete {
+            key: "txn/never".into(),
+        },
     ])
     .await
     .expect("transaction");
     assert_eq!(s.list("txn/").await.expect("list"), ["a", "b", "c"]);
-    assert_eq!(s.get("txn/c").await.expect("get").as_deref(), Some(&b"second"[..]));
+    assert_eq!(
+        s.get("txn/c").await.expect("get").as_deref(),
+        Some(&b"second"[..])
+    );
     s.transaction(Vec::new()).await.expect("empty transaction");
     wipe(&*s, &["txn/a", "txn/b", "txn/c"]).await;
 }
@@ -161,8 +246,14 @@ pub async fn transaction_applies_in_order(s: Arc<dyn Storage>) {
 pub async fn transaction_is_atomic_to_readers(s: Arc<dyn Storage>) {
     let pair = |n: u32| {
         vec![
-            TxnOp::Put { key: "atomic/x".into(), value: n.to_be_bytes().to_vec() },
-            TxnOp::Put { key: "atomic/y".into(), value: n.to_be_bytes().to_vec() },
+            TxnOp::Put {
+                key: "atomic/x".into(),
+                value: n.to_be_bytes().to_vec(),
+            },
+            TxnOp::Put {
+                key: "atomic/y".into(),
+                value: n.to_be_bytes().to_vec(),
+            },
         ]
     };
     s.transaction(pair(0)).await.expect("transaction");
@@ -175,7 +266,10 @@ pub async fn transaction_is_atomic_to_readers(s: Arc<dyn Storage>) {
                 // Read y first: with atomic commits y's value is never older than x's.
                 let y = s.get("atomic/y").await.expect("get").expect("y present");
                 let x = s.get("atomic/x").await.expect("get").expect("x present");
-                let (x, y) = (u32::from_be_bytes(x[..4].try_into().expect("4 bytes")), u32::from_be_bytes(y[..4].try_into().expect("4 bytes")));
+                let (x, y) = (
+                    u32::from_be_bytes(x[..4].try_into().expect("4 bytes")),
+                    u32::from_be_bytes(y[..4].try_into().expect("4 bytes")),
+                );
                 assert!(x >= y, "torn transaction: saw y={y} then x={x}");
                 reads += 1;
                 tokio::task::yield_now().await;
@@ -188,22 +282,40 @@ pub async fn transaction_is_atomic_to_readers(s: Arc<dyn Storage>) {
     stop.store(true, Ordering::SeqCst);
     reader.await.expect("reader");
     // All-or-nothing on failure is up to the backend's error path; here both must be final.
-    assert_eq!(s.get("atomic/x").await.expect("get"), Some(200u32.to_be_bytes().to_vec()));
-    assert_eq!(s.get("atomic/y").await.expect("get"), Some(200u32.to_be_bytes().to_vec()));
+    assert_eq!(
+        s.get("atomic/x").await.expect("get"),
+        Some(200u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        s.get("atomic/y").await.expect("get"),
+        Some(200u32.to_be_bytes().to_vec())
+    );
     wipe(&*s, &["atomic/x", "atomic/y"]).await;
 }
 
 /// Values are opaque bytes (every byte value, not UTF-8); keys are any UTF-8.
 pub async fn binary_values_and_keys(s: Arc<dyn Storage>) {
     let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-    let keys = ["bin/all", "bin/ünïcødé ☃", "bin/with space", "bin/trailing.dot."];
+    let keys = [
+        "bin/all",
+        "bin/ünïcødé ☃",
+        "bin/with space",
+        "bin/trailing.dot.",
+    ];
     for k in keys {
         s.put(k, all.clone()).await.expect("put");
     }
     for k in keys {
-        assert_eq!(s.get(k).await.expect("get"), Some(all.clone()), "value of {k}");
+        assert_eq!(
+            s.get(k).await.expect("get"),
+            Some(all.clone()),
+            "value of {k}"
+        );
     }
-    assert_eq!(s.list("bin/").await.expect("list"), ["all", "trailing.dot.", "with space", "ünïcødé ☃"]);
+    assert_eq!(
+        s.list("bin/").await.expect("list"),
+        ["all", "trailing.dot.", "with space", "ünïcødé ☃"]
+    );
     wipe(&*s, &keys).await;
 }
 
@@ -216,7 +328,10 @@ pub async fn large_values(s: Arc<dyn Storage>) {
         assert!(got == v, "large value of {len} bytes changed");
     }
     s.put("large/v", b"small".to_vec()).await.expect("put");
-    assert_eq!(s.get("large/v").await.expect("get").as_deref(), Some(&b"small"[..]));
+    assert_eq!(
+        s.get("large/v").await.expect("get").as_deref(),
+        Some(&b"small"[..])
+    );
     wipe(&*s, &["large/v"]).await;
 }
 
@@ -229,8 +344,12 @@ pub async fn concurrent_writers(s: Arc<dyn Storage>) {
         let s = Arc::clone(&s);
         tasks.spawn(async move {
             for i in 0..EACH {
-                s.put(&format!("conc/w{w:02}/{i:02}"), pattern(w * 1000 + i, 100)).await.expect("put");
-                s.put("conc/shared", w.to_be_bytes().to_vec()).await.expect("put shared");
+                s.put(&format!("conc/w{w:02}/{i:02}"), pattern(w * 1000 + i, 100))
+                    .await
+                    .expect("put");
+                s.put("conc/shared", w.to_be_bytes().to_vec())
+                    .await
+                    .expect("put shared");
             }
         });
     }
@@ -244,7 +363,11 @@ pub async fn concurrent_writers(s: Arc<dyn Storage>) {
         assert_eq!(children.len() as u64, EACH);
         for i in 0..EACH {
             let k = format!("conc/w{w:02}/{i:02}");
-            assert_eq!(s.get(&k).await.expect("get"), Some(pattern(w * 1000 + i, 100)), "value of {k}");
+            assert_eq!(
+                s.get(&k).await.expect("get"),
+                Some(pattern(w * 1000 + i, 100)),
+                "value of {k}"
+            );
             s.delete(&k).await.expect("delete");
         }
     }

@@ -31,13 +31,19 @@ pub struct FailingStorage<S> {
 
 impl<S> Clone for FailingStorage<S> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner), mode: Arc::clone(&self.mode) }
+        Self {
+            inner: Arc::clone(&self.inner),
+            mode: Arc::clone(&self.mode),
+        }
     }
 }
 
 impl<S: Storage> FailingStorage<S> {
     pub fn new(inner: S) -> Self {
-        Self { inner: Arc::new(inner), mode: Arc::new(AtomicU8::new(FailMode::Never as u8)) }
+        Self {
+            inner: Arc::new(inner),
+            mode: Arc::new(AtomicU8::new(FailMode::Never as u8)),
+        }
     }
 
     pub fn set_mode(&self, mode: FailMode) {
@@ -145,13 +151,19 @@ pub struct CountingStorage<S> {
 
 impl<S> Clone for CountingStorage<S> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner), counts: Arc::clone(&self.counts) }
+        Self {
+            inner: Arc::clone(&self.inner),
+            counts: Arc::clone(&self.counts),
+        }
     }
 }
 
 impl<S: Storage> CountingStorage<S> {
     pub fn new(inner: S) -> Self {
-        Self { inner: Arc::new(inner), counts: Arc::default() }
+        Self {
+            inner: Arc::new(inner),
+            counts: Arc::default(),
+        }
     }
 
     pub fn counts(&self) -> OpCounts {
@@ -166,7 +178,13 @@ impl<S: Storage> CountingStorage<S> {
     }
 
     pub fn reset(&self) {
-        for c in [&self.counts.get, &self.counts.put, &self.counts.delete, &self.counts.list, &self.counts.transaction] {
+        for c in [
+            &self.counts.get,
+            &self.counts.put,
+            &self.counts.delete,
+            &self.counts.list,
+            &self.counts.transaction,
+        ] {
             c.store(0, Ordering::SeqCst);
         }
     }

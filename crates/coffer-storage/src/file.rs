@@ -71,7 +71,9 @@ pub struct FileStorage {
 
 impl std::fmt::Debug for FileStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileStorage").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("FileStorage")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,7 +82,10 @@ fn io(e: impl std::fmt::Display) -> StorageError {
 }
 
 fn open_error(path: &Path, reason: impl std::fmt::Display) -> StorageError {
-    StorageError::Open { path: path.display().to_string(), reason: reason.to_string() }
+    StorageError::Open {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 impl FileStorage {
@@ -122,7 +127,13 @@ impl FileStorage {
                 .spawn(move || writer_loop(&db, &rx, &counters))
                 .map_err(|e| open_error(&path, format!("cannot start writer thread: {e}")))?
         };
-        Ok(Self { db, path, queue: Some(queue), writer: Some(writer), counters })
+        Ok(Self {
+            db,
+            path,
+            queue: Some(queue),
+            writer: Some(writer),
+            counters,
+        })
     }
 
     /// The database file.
@@ -151,7 +162,9 @@ impl FileStorage {
     async fn submit(&self, ops: Vec<TxnOp>) -> Result<(), StorageError> {
         let queue = self.queue.as_ref().ok_or(StorageError::Closed)?;
         let (done, wait) = oneshot::channel();
-        queue.send(Request { ops, done }).map_err(|_| StorageError::Closed)?;
+        queue
+            .send(Request { ops, done })
+            .map_err(|_| StorageError::Closed)?;
         // A dropped sender means the writer thread died (panicked) with our request.
         wait.await.map_err(|_| StorageError::Closed)?
     }
@@ -187,7 +200,9 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Request>, counters: &Counters)
         match result {
             Ok(()) => {
                 counters.commits.fetch_add(1, Ordering::Relaxed);
-                counters.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                counters
+                    .requests
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 for req in batch {
                     // The waiter may have given up (its future was dropped); nothing to do.
                     let _ = req.done.send(Ok(()));
@@ -271,11 +286,18 @@ impl Storage for FileStorage {
     }
 
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
-        self.submit(vec![TxnOp::Put { key: key.to_owned(), value }]).await
+        self.submit(vec![TxnOp::Put {
+            key: key.to_owned(),
+            value,
+        }])
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.submit(vec![TxnOp::Delete { key: key.to_owned() }]).await
+        self.submit(vec![TxnOp::Delete {
+            key: key.to_owned(),
+        }])
+        .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {

@@ -28,7 +28,10 @@ async fn file_backend_conforms_after_reopen() {
         s.delete("persist/b").await.expect("delete");
     }
     let s = Arc::new(FileStorage::open(dir.path()).expect("reopen"));
-    assert_eq!(s.get("persist/a").await.expect("get").as_deref(), Some(&b"kept"[..]));
+    assert_eq!(
+        s.get("persist/a").await.expect("get").as_deref(),
+        Some(&b"kept"[..])
+    );
     assert_eq!(s.list("persist/").await.expect("list"), ["a"]);
     s.delete("persist/a").await.expect("delete");
     conformance::run_all(s).await;
@@ -40,15 +43,20 @@ async fn fault_doubles_conform_while_healthy() {
     let counting = CountingStorage::new(MemoryStorage::new());
     conformance::run_all(Arc::new(counting.clone())).await;
     let counts = counting.counts();
-    assert!(counts.put > 1000 && counts.get > 1000 && counts.list > 10 && counts.transaction > 200, "{counts:?}");
+    assert!(
+        counts.put > 1000 && counts.get > 1000 && counts.list > 10 && counts.transaction > 200,
+        "{counts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_check_passes_alone_on_both_backends() {
     for (name, check) in conformance::checks() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let backends: [Arc<dyn Storage>; 2] =
-            [Arc::new(MemoryStorage::new()), Arc::new(FileStorage::open(dir.path()).expect("open"))];
+        let backends: [Arc<dyn Storage>; 2] = [
+            Arc::new(MemoryStorage::new()),
+            Arc::new(FileStorage::open(dir.path()).expect("open")),
+        ];
         for s in backends {
             eprintln!("{name} on {}", s.kind());
             check(s).await;

@@ -5,9 +5,9 @@
 //! later rounds also recover from earlier crashes.
 
 use std::io::Read;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use coffer_storage::{FileStorage, Storage};
@@ -26,7 +26,11 @@ fn parse(key: &str) -> (u64, u64) {
     if let Some(w) = who.strip_prefix('w') {
         (w.parse().expect("writer"), i)
     } else {
-        let w: u64 = who.strip_prefix('t').expect("t prefix").parse().expect("writer");
+        let w: u64 = who
+            .strip_prefix('t')
+            .expect("t prefix")
+            .parse()
+            .expect("writer");
         (w + 1000, i)
     }
 }
@@ -50,7 +54,10 @@ fn run_and_kill(dir: &std::path::Path, min_acks: usize, extra: Duration) -> Vec<
             let mut buf = [0u8; 8192];
             while let Ok(n @ 1..) = stdout.read(&mut buf) {
                 all.extend_from_slice(&buf[..n]);
-                lines.fetch_add(buf[..n].iter().filter(|&&b| b == b'\n').count(), Ordering::SeqCst);
+                lines.fetch_add(
+                    buf[..n].iter().filter(|&&b| b == b'\n').count(),
+                    Ordering::SeqCst,
+                );
             }
             all
         })
@@ -81,7 +88,11 @@ async fn every_acknowledged_write_survives_sigkill() {
     let dir = tempfile::tempdir().expect("temp dir");
     for round in 0..4u64 {
         let acked = run_and_kill(dir.path(), 300, Duration::from_millis(37 * round + 11));
-        assert!(acked.len() >= 300, "round {round}: only {} writes acknowledged before the kill", acked.len());
+        assert!(
+            acked.len() >= 300,
+            "round {round}: only {} writes acknowledged before the kill",
+            acked.len()
+        );
 
         assert!(
             FileStorage::check_integrity(dir.path()).expect("database opens after SIGKILL"),
@@ -91,12 +102,21 @@ async fn every_acknowledged_write_survives_sigkill() {
         for key in &acked {
             let (w, i) = parse(key);
             let got = s.get(key).await.expect("get");
-            assert!(got.as_deref() == Some(&expected_value(w, i)[..]), "round {round}: acknowledged key {key} lost or changed");
+            assert!(
+                got.as_deref() == Some(&expected_value(w, i)[..]),
+                "round {round}: acknowledged key {key} lost or changed"
+            );
         }
         // The tree is still listable: one directory per writer (w*) and transaction twin (t*).
         let listed = s.list("crash/").await.expect("list");
-        assert!(listed.len() >= 24 && listed.iter().all(|d| d.ends_with('/')), "{listed:?}");
+        assert!(
+            listed.len() >= 24 && listed.iter().all(|d| d.ends_with('/')),
+            "{listed:?}"
+        );
         drop(s);
-        eprintln!("round {round}: {} acknowledged writes verified", acked.len());
+        eprintln!(
+            "round {round}: {} acknowledged writes verified",
+            acked.len()
+        );
     }
 }

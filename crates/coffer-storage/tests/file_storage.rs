@@ -16,7 +16,9 @@ async fn concurrent_writers_share_fsyncs() {
         let s = Arc::clone(&s);
         tasks.spawn(async move {
             for i in 0..10 {
-                s.put(&format!("gc/{w}/{i}"), vec![1; 64]).await.expect("put");
+                s.put(&format!("gc/{w}/{i}"), vec![1; 64])
+                    .await
+                    .expect("put");
             }
         });
     }
@@ -28,7 +30,10 @@ async fn concurrent_writers_share_fsyncs() {
     assert_eq!(writes, 640);
     // Without group commit this would be 640 commits; with it, concurrent puts pile up behind
     // each fsync. Demand at least 2 writes per fsync on average (typically far more).
-    assert!(commits * 2 <= writes, "{commits} commits for {writes} writes: group commit not working");
+    assert!(
+        commits * 2 <= writes,
+        "{commits} commits for {writes} writes: group commit not working"
+    );
 }
 
 #[tokio::test]
@@ -40,7 +45,10 @@ async fn sequential_writes_are_each_committed() {
         s.put(&format!("seq/{i}"), vec![i]).await.expect("put");
     }
     let stats = s.write_stats();
-    assert_eq!((stats.requests - base.requests, stats.commits - base.commits), (5, 5));
+    assert_eq!(
+        (stats.requests - base.requests, stats.commits - base.commits),
+        (5, 5)
+    );
 }
 
 #[test]
@@ -50,7 +58,11 @@ fn creates_private_directory_and_file() {
     let s = FileStorage::open(&dir).expect("open");
     assert_eq!(s.kind(), "file");
     let dir_mode = std::fs::metadata(&dir).expect("dir").permissions().mode() & 0o777;
-    let file_mode = std::fs::metadata(s.path()).expect("file").permissions().mode() & 0o777;
+    let file_mode = std::fs::metadata(s.path())
+        .expect("file")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(dir_mode, 0o700);
     assert_eq!(file_mode, 0o600);
     assert_eq!(s.path(), dir.join("coffer.redb"));
@@ -63,7 +75,10 @@ fn second_open_of_same_directory_is_refused_with_a_clear_error() {
     let err = FileStorage::open(dir.path()).expect_err("second open must fail");
     assert!(matches!(err, StorageError::Open { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("coffer.redb") && msg.contains("already open"), "{msg}");
+    assert!(
+        msg.contains("coffer.redb") && msg.contains("already open"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -3,7 +3,10 @@ use proptest::prelude::*;
 use super::*;
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fn key32(s: &str) -> [u8; 32] {
@@ -27,7 +30,10 @@ fn independent_vectors_decrypt() {
         assert!(plain.ct_eq(&unhex(e["plaintext"].as_str().expect("plaintext"))));
         assert_eq!(&entry[..4], &term.to_be_bytes());
         assert_eq!(entry[4], ENTRY_VERSION);
-        assert_eq!(&entry[5..17], &unhex(e["nonce"].as_str().expect("nonce"))[..]);
+        assert_eq!(
+            &entry[5..17],
+            &unhex(e["nonce"].as_str().expect("nonce"))[..]
+        );
     }
 }
 
@@ -39,12 +45,22 @@ fn independent_keyring_blob_and_root_seal() {
     let blob = unhex(doc["keyring"]["blob"].as_str().expect("blob"));
     let ring = Keyring::from_bytes(&blob).expect("parse vector keyring");
     assert_eq!(ring.active_term(), 2);
-    assert_eq!(ring.term_info(1).map(|t| t.install_time), Some(1_763_800_000));
-    assert_eq!(ring.term_info(2).map(|t| t.install_time), Some(1_763_900_000));
-    assert!(ring.to_bytes().ct_eq(&blob), "serialization is byte-identical");
+    assert_eq!(
+        ring.term_info(1).map(|t| t.install_time),
+        Some(1_763_800_000)
+    );
+    assert_eq!(
+        ring.term_info(2).map(|t| t.install_time),
+        Some(1_763_900_000)
+    );
+    assert!(
+        ring.to_bytes().ct_eq(&blob),
+        "serialization is byte-identical"
+    );
     for e in doc["entries"].as_array().expect("entries") {
         let entry = unhex(e["entry"].as_str().expect("entry"));
-        ring.decrypt(e["path"].as_str().expect("path"), &entry).expect("both terms decrypt");
+        ring.decrypt(e["path"].as_str().expect("path"), &entry)
+            .expect("both terms decrypt");
     }
     let seal = &doc["root_seal"];
     let opened = aead::open(
@@ -63,8 +79,16 @@ fn round_trip_and_layout() {
     let entry = ring.encrypt("logical/x/foo", b"value");
     assert_eq!(entry.len(), ENTRY_OVERHEAD + 5);
     assert_eq!(&entry[..5], &[0, 0, 0, 1, 2]);
-    assert!(ring.decrypt("logical/x/foo", &entry).expect("decrypt").ct_eq(b"value"));
-    assert_ne!(ring.encrypt("p", b"v"), ring.encrypt("p", b"v"), "random nonces");
+    assert!(
+        ring.decrypt("logical/x/foo", &entry)
+            .expect("decrypt")
+            .ct_eq(b"value")
+    );
+    assert_ne!(
+        ring.encrypt("p", b"v"),
+        ring.encrypt("p", b"v"),
+        "random nonces"
+    );
     let empty = ring.encrypt("p", b"");
     assert!(ring.decrypt("p", &empty).expect("decrypt").is_empty());
     assert_eq!(ring.term_info(1).map(|t| t.encryptions), Some(4));
@@ -75,7 +99,12 @@ fn wrong_path_is_rejected() {
     let ring = Keyring::generate();
     let entry = ring.encrypt("logical/a/secret", b"value");
     let err = ring.decrypt("logical/b/secret", &entry).unwrap_err();
-    assert_eq!(err, BarrierError::Authentication { path: "logical/b/secret".into() });
+    assert_eq!(
+        err,
+        BarrierError::Authentication {
+            path: "logical/b/secret".into()
+        }
+    );
     assert!(ring.decrypt("logical/a/secret/", &entry).is_err());
     assert!(ring.decrypt("", &entry).is_err());
 }
@@ -88,16 +117,30 @@ fn tampering_any_byte_is_rejected() {
         for bit in [0x01, 0x80] {
             let mut t = entry.clone();
             t[i] ^= bit;
-            let err = ring.decrypt("core/x", &t).expect_err("tampered entry must fail");
+            let err = ring
+                .decrypt("core/x", &t)
+                .expect_err("tampered entry must fail");
             match i {
-                0..=3 => assert!(matches!(err, BarrierError::UnknownTerm { .. }), "byte {i}: {err:?}"),
-                4 => assert!(matches!(err, BarrierError::UnknownVersion { .. }), "byte {i}: {err:?}"),
-                _ => assert!(matches!(err, BarrierError::Authentication { .. }), "byte {i}: {err:?}"),
+                0..=3 => assert!(
+                    matches!(err, BarrierError::UnknownTerm { .. }),
+                    "byte {i}: {err:?}"
+                ),
+                4 => assert!(
+                    matches!(err, BarrierError::UnknownVersion { .. }),
+                    "byte {i}: {err:?}"
+                ),
+                _ => assert!(
+                    matches!(err, BarrierError::Authentication { .. }),
+                    "byte {i}: {err:?}"
+                ),
             }
         }
     }
     for len in 0..entry.len() {
-        assert!(ring.decrypt("core/x", &entry[..len]).is_err(), "truncated to {len}");
+        assert!(
+            ring.decrypt("core/x", &entry[..len]).is_err(),
+            "truncated to {len}"
+        );
     }
     let mut longer = entry.clone();
     longer.push(0);
@@ -118,13 +161,25 @@ fn rotation_keeps_old_terms_decryptable() {
     assert_eq!(ring.terms().map(|t| t.term).collect::<Vec<_>>(), [1, 2, 3]);
     // A keyring that never had term 3 cannot read the new entry.
     let other = Keyring::generate();
-    assert_eq!(other.decrypt("k", &new).unwrap_err(), BarrierError::UnknownTerm { path: "k".into(), term: 3 });
+    assert_eq!(
+        other.decrypt("k", &new).unwrap_err(),
+        BarrierError::UnknownTerm {
+            path: "k".into(),
+            term: 3
+        }
+    );
     // Serialized and restored, every term still decrypts.
     let restored = Keyring::from_bytes(ring.to_bytes().expose()).expect("restore");
     assert_eq!(restored.active_term(), 3);
     assert!(restored.decrypt("k", &old).expect("old").ct_eq(b"old"));
     assert!(restored.decrypt("k", &new).expect("new").ct_eq(b"new"));
-    assert_eq!(restored.term_info(2), ring.term_info(2).map(|t| TermInfo { encryptions: 0, ..t }));
+    assert_eq!(
+        restored.term_info(2),
+        ring.term_info(2).map(|t| TermInfo {
+            encryptions: 0,
+            ..t
+        })
+    );
     let cloned = ring.clone();
     assert!(cloned.decrypt("k", &old).is_ok());
 }
@@ -170,7 +225,10 @@ fn malformed_keyring_blobs_are_rejected() {
 fn debug_and_errors_hide_keys() {
     let ring = Keyring::with_key(1, [0xAB; 32], 0);
     let dbg = format!("{ring:?}");
-    assert!(!dbg.to_lowercase().contains("ab, ") && !dbg.contains("171"), "{dbg}");
+    assert!(
+        !dbg.to_lowercase().contains("ab, ") && !dbg.contains("171"),
+        "{dbg}"
+    );
     assert_eq!(dbg, "Keyring { active: 1, terms: [1], .. }");
     let err = ring.decrypt("p", &[0; 40]).unwrap_err().to_string();
     assert!(!err.contains("171") && !err.contains("0xab"), "{err}");

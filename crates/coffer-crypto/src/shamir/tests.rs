@@ -3,7 +3,10 @@ use proptest::prelude::*;
 use super::*;
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fn refs(shares: &[SecretBytes]) -> Vec<&[u8]> {
@@ -20,24 +23,41 @@ fn independent_vectors_split_and_combine() {
     for case in cases {
         let secret = unhex(case["secret"].as_str().expect("secret"));
         let threshold = case["threshold"].as_u64().expect("threshold") as u8;
-        let xs: Vec<u8> = case["xs"].as_array().expect("xs").iter().map(|x| x.as_u64().expect("x") as u8).collect();
+        let xs: Vec<u8> = case["xs"]
+            .as_array()
+            .expect("xs")
+            .iter()
+            .map(|x| x.as_u64().expect("x") as u8)
+            .collect();
         let coefficients = unhex(case["coefficients"].as_str().expect("coefficients"));
-        let want: Vec<Vec<u8>> =
-            case["shares"].as_array().expect("shares").iter().map(|s| unhex(s.as_str().expect("share"))).collect();
+        let want: Vec<Vec<u8>> = case["shares"]
+            .as_array()
+            .expect("shares")
+            .iter()
+            .map(|s| unhex(s.as_str().expect("share")))
+            .collect();
 
         let ours = split_with(&secret, &xs, threshold, &coefficients);
         let ours: Vec<Vec<u8>> = ours.iter().map(|s| s.expose().to_vec()).collect();
-        assert_eq!(ours, want, "split disagrees with the independent implementation");
+        assert_eq!(
+            ours, want,
+            "split disagrees with the independent implementation"
+        );
 
         let t = usize::from(threshold);
         // Every window of t consecutive shares (cyclically) recovers the secret.
         for start in 0..want.len() {
-            let subset: Vec<&[u8]> = (0..t).map(|k| want[(start + k) % want.len()].as_slice()).collect();
+            let subset: Vec<&[u8]> = (0..t)
+                .map(|k| want[(start + k) % want.len()].as_slice())
+                .collect();
             assert!(combine(&subset).expect("combine").ct_eq(&secret));
         }
         if t > 2 {
             let short: Vec<&[u8]> = want[..t - 1].iter().map(Vec::as_slice).collect();
-            assert!(!combine(&short).expect("combine").ct_eq(&secret), "t-1 shares must not reveal the secret");
+            assert!(
+                !combine(&short).expect("combine").ct_eq(&secret),
+                "t-1 shares must not reveal the secret"
+            );
         }
     }
 }
@@ -65,10 +85,34 @@ fn single_part_is_the_secret_itself() {
 fn split_validation() {
     assert_eq!(split(b"", 3, 2).unwrap_err(), ShamirError::EmptySecret);
     assert_eq!(split(b"s", 0, 0).unwrap_err(), ShamirError::NoParts);
-    assert_eq!(split(b"s", 3, 4).unwrap_err(), ShamirError::ThresholdAboveParts { parts: 3, threshold: 4 });
-    assert_eq!(split(b"s", 3, 1).unwrap_err(), ShamirError::ThresholdTooLow { parts: 3, threshold: 1 });
-    assert_eq!(split(b"s", 3, 0).unwrap_err(), ShamirError::ThresholdTooLow { parts: 3, threshold: 0 });
-    assert_eq!(split(b"s", 1, 0).unwrap_err(), ShamirError::ThresholdTooLow { parts: 1, threshold: 0 });
+    assert_eq!(
+        split(b"s", 3, 4).unwrap_err(),
+        ShamirError::ThresholdAboveParts {
+            parts: 3,
+            threshold: 4
+        }
+    );
+    assert_eq!(
+        split(b"s", 3, 1).unwrap_err(),
+        ShamirError::ThresholdTooLow {
+            parts: 3,
+            threshold: 1
+        }
+    );
+    assert_eq!(
+        split(b"s", 3, 0).unwrap_err(),
+        ShamirError::ThresholdTooLow {
+            parts: 3,
+            threshold: 0
+        }
+    );
+    assert_eq!(
+        split(b"s", 1, 0).unwrap_err(),
+        ShamirError::ThresholdTooLow {
+            parts: 1,
+            threshold: 0
+        }
+    );
     assert!(split(b"s", 255, 255).is_ok());
     let msg = split(b"s", 3, 4).unwrap_err().to_string();
     assert_eq!(msg, "threshold 4 must not exceed parts 3");
@@ -80,14 +124,34 @@ fn combine_validation() {
     let r = refs(&shares);
     assert_eq!(combine(&[]).unwrap_err(), ShamirError::TooFewShares(0));
     assert_eq!(combine(&r[..1]).unwrap_err(), ShamirError::TooFewShares(1));
-    assert_eq!(combine(&[r[0], r[0]]).unwrap_err(), ShamirError::DuplicateShare { index: 1 });
-    assert_eq!(combine(&[r[0], &r[1][1..]]).unwrap_err(), ShamirError::LengthMismatch { index: 1, len: 7, expected: 8 });
-    assert_eq!(combine(&[&[1], &[2]]).unwrap_err(), ShamirError::ShareTooShort { index: 0, len: 1 });
-    assert_eq!(combine(&[&[1, 0], &[2, 3]]).unwrap_err(), ShamirError::ZeroX { index: 0 });
+    assert_eq!(
+        combine(&[r[0], r[0]]).unwrap_err(),
+        ShamirError::DuplicateShare { index: 1 }
+    );
+    assert_eq!(
+        combine(&[r[0], &r[1][1..]]).unwrap_err(),
+        ShamirError::LengthMismatch {
+            index: 1,
+            len: 7,
+            expected: 8
+        }
+    );
+    assert_eq!(
+        combine(&[&[1], &[2]]).unwrap_err(),
+        ShamirError::ShareTooShort { index: 0, len: 1 }
+    );
+    assert_eq!(
+        combine(&[&[1, 0], &[2, 3]]).unwrap_err(),
+        ShamirError::ZeroX { index: 0 }
+    );
     let many: Vec<&[u8]> = vec![&[1, 1]; 256];
     assert_eq!(combine(&many).unwrap_err(), ShamirError::TooManyShares(256));
     // Errors never echo share bytes.
-    assert!(!ShamirError::DuplicateShare { index: 1 }.to_string().contains("0x"));
+    assert!(
+        !ShamirError::DuplicateShare { index: 1 }
+            .to_string()
+            .contains("0x")
+    );
 }
 
 #[test]

@@ -26,7 +26,10 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     };
     let writers: u64 = args.next().and_then(|w| w.parse().ok()).unwrap_or(16);
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");
@@ -51,17 +54,33 @@ fn main() -> std::process::ExitCode {
                     let res = if i % 5 == 4 {
                         let twin = format!("crash/t{w}/{i}");
                         let ops = vec![
-                            TxnOp::Put { key: key.clone(), value: value(w, i) },
-                            TxnOp::Put { key: twin.clone(), value: value(w + 1000, i) },
+                            TxnOp::Put {
+                                key: key.clone(),
+                                value: value(w, i),
+                            },
+                            TxnOp::Put {
+                                key: twin.clone(),
+                                value: value(w + 1000, i),
+                            },
                         ];
-                        storage.transaction(ops).await.map(|()| format!("{key}\n{twin}\n"))
+                        storage
+                            .transaction(ops)
+                            .await
+                            .map(|()| format!("{key}\n{twin}\n"))
                     } else {
-                        storage.put(&key, value(w, i)).await.map(|()| format!("{key}\n"))
+                        storage
+                            .put(&key, value(w, i))
+                            .await
+                            .map(|()| format!("{key}\n"))
                     };
                     match res {
                         Ok(lines) => {
                             let mut out = std::io::stdout().lock();
-                            if out.write_all(lines.as_bytes()).and_then(|()| out.flush()).is_err() {
+                            if out
+                                .write_all(lines.as_bytes())
+                                .and_then(|()| out.flush())
+                                .is_err()
+                            {
                                 return;
                             }
                         }
