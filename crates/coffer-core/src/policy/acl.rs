@@ -374,3 +374,141 @@ impl Acl {
         json!({"exact_paths": exact, "glob_paths": glob, "root": false})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acl(texts: &[(&str, &str)]) -> Acl {
+        let policies: Vec<Policy> = texts
+            .iter()
+            .map(|(n, t)| Policy::parse(n, t).expect("test policy parses"))
+            .collect();
+        Acl::new(&policies)
+    }
+
+    #[test]
+    fn list_falls_back_to_path_without_trailing_slash() {
+        let a = acl(&[(
+            "p",
+            r#"path "kv/dir" { capabilities = ["list"] } path "g/+" { capabilities = ["list"] }"#,
+        )]);
+        assert!(a.authorize(Operation::List, "kv/dir/", None).allowed);
+        assert!(!a.authorize(Operation::Read, "kv/dir/", None).allowed);
+        assert_eq!(a.capabilities("kv/dir/"), ["list"]);
+        assert!(a.authorize(Operation::List, "g/x/", None).allowed);
+        assert!(a.authorize(Operation::List, "/kv/dir", None).allowed);
+    }
+
+    #[test]
+    fn granting_policies_per_capability() {
+        let a = acl(&[
+            ("b", r#"path "x/*" { capabilities = ["read", "list"] }"#),
+            ("a", r#"path "x/*" { capabilities = ["read"] }"#),
+            ("c", r#"path "x/*" { capabilities = ["update"] }"#),
+        ]);
+        assert_eq!(
+            a.authorize(Operation::Read, "x/1", None).granting_policies,
+            ["a", "b"]
+        );
+        assert_eq!(
+            a.authorize(Operation::List, "x/1", None).granting_policies,
+            ["b"]
+        );
+        assert_eq!(
+            a.authorize(Operation::Update, "x/1", None)
+                .granting_policies,
+            ["c"]
+        );
+        assert!(
+            a.authorize(Operation::Delete, "x/1", None)
+                .granting_policies
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn merged_constraints() {
+        let a = acl(&[
+            (
+                "a",
+                r#"path "k" { capabilities = ["update"] allowed_parameters = { "c" = ["red"] } max_wrapping_ttl = "90s" }"#,
+            ),
+            (
+                "b",
+                r#"path "k" { capabilities = ["read"] allowed_parameters = { "c" = ["blue"] } max_wrapping_ttl = "60s" required_parameters = ["c"] }"#,
+            ),
+        ]);
+        let view = a.resultant();
+        assert_eq!(
+            view["exact_paths"]["k"],
+            json!({"allowed_parameters": {"c": ["red", "blue"]}, "capabilities": ["read", "update"], "max_wrapping_ttl": 60, "required_parameters": ["c"]})
+        );
+        let req = |c: &str, wrap_ttl| {
+            let params = json!({ "c": c });
+            a.check(&AuthzRequest {
+                op: Operation::Update,
+                path: "k",
+                params: params.as_object(),
+                wrap_ttl,
+            })
+            .allowed
+        };
+        assert!(req("blue", Some(60)));
+        assert!(!req("blue", Some(61)));
+        assert!(!req("green", Some(30)));
+    }
+
+    #[test]
+    fn parameters_only_checked_for_data_operations() {
+        let a = acl(&[(
+            "p",
+            r#"path "k" { capabilities = ["delete", "list", "read"] required_parameters = ["x"] }"#,
+        )]);
+        assert!(a.authorize(Operation::Delete, "k", None).allowed);
+        assert!(a.authorize(Operation::List, "k", None).allowed);
+        assert!(!a.authorize(Operation::Read, "k", None).allowed);
+    }
+
+    #[test]
+    fn denied_star_and_case() {
+        let a = acl(&[(
+            "p",
+            r#"path "k" { capabilities = ["update"] denied_parameters = { "*" = [] } }"#,
+        )]);
+        assert!(
+            a.authorize(Operation::Update, "k", None).allowed,
+            "no data: nothing to deny"
+        );
+        let body = json!({"a": 1});
+        assert!(
+            !a.authorize(Operation::Update, "k", body.as_object())
+                .allowed
+        );
+        let a = acl(&[(
+            "p",
+            r#"path "k" { capabilities = ["update"] denied_parameters = { "Secret" = ["*x*"] } }"#,
+        )]);
+        let body = json!({"SECRET": "axe"});
+        assert!(
+            !a.authorize(Operation::Update, "k", body.as_object())
+                .allowed
+        );
+        let body = json!({"SECRET": "bee"});
+        assert!(
+            a.authorize(Operation::Update, "k", body.as_object())
+                .allowed
+        );
+    }
+
+    #[test]
+    fn empty_capabilities_still_govern() {
+        // An exact stanza without capabilities hides the glob: OpenBao reports deny.
+        let a = acl(&[(
+            "p",
+            r#"path "g/*" { capabilities = ["read"] } path "g/a" { capabilities = [] }"#,
+        )]);
+        assert_eq!(a.capabilities("g/a"), ["deny"]);
+        assert_eq!(a.capabilities("g/b"), ["read"]);
+    }
+}

@@ -418,11 +418,10 @@ impl Parser {
                         other.kind()
                     ));
                 }
-                other => {
+                _ => {
                     return Err(format!(
-                        "At {l}:{c}: key '{}' expected start of object ('{{') or assignment ('=') got: {}",
-                        keys.join(" "),
-                        other.kind()
+                        "At {l}:{c}: key '{}' expected start of object ('{{') or assignment ('=')",
+                        keys.join(" ")
                     ));
                 }
             }
@@ -465,7 +464,7 @@ impl Parser {
                 (Tok::RBrack, ..) => return Ok(Node::List(elems)),
                 (other, l, c) => {
                     return Err(format!(
-                        "At {l}:{c}: list expected comma or closing RBRACK got: {}",
+                        "At {l}:{c}: error parsing list, expected comma or list end, got: {}",
                         other.kind()
                     ));
                 }
@@ -514,7 +513,7 @@ mod tests {
         assert!(
             parse("a = [1 2]")
                 .unwrap_err()
-                .contains("list expected comma")
+                .contains("expected comma or list end")
         );
         assert!(
             parse("a \"b\" = 1")

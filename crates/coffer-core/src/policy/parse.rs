@@ -165,25 +165,30 @@ struct RawStanza {
     max_wrapping_ttl: Option<Value>,
 }
 
+/// Parses one stanza; every error is prefixed with `path "<key>": ` as OpenBao 2.7 does.
 fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
+    stanza_rule(key, body).map_err(|inner| fail(format!("path {key:?}: {inner}")))
+}
+
+fn stanza_rule(key: &str, body: Node) -> Result<PathRule, String> {
     let prefix = format!("path {key:?}:");
     let Node::Object(items) = body else {
-        return Err(fail(format!("{prefix} expected an object")));
+        return Err("expected an object".to_owned());
     };
     let invalid: Vec<String> = items
         .iter()
         .filter(|i| !PATH_KEYS.contains(&i.keys[0].as_str()))
-        .map(|i| format!("{prefix} invalid key {:?} on line {}", i.keys[0], i.line))
+        .map(|i| format!("invalid key {:?} on line {}", i.keys[0], i.line))
         .collect();
     if !invalid.is_empty() {
-        return Err(fail(multierror(&invalid)));
+        return Err(multierror(&invalid));
     }
 
     let mut raw = RawStanza::default();
     for item in &items {
         let value = item_value(item);
         let field = item.keys[0].as_str();
-        let type_err = |what: &str| fail(format!("{prefix} {field}: expected {what}"));
+        let type_err = |what: &str| format!("{field}: expected {what}");
         match field {
             "capabilities" => raw
                 .capabilities
@@ -210,9 +215,9 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
     // Paths in policies start after `/v1/`; a leading '/' is dropped.
     let pattern = key.strip_prefix('/').unwrap_or(key).to_owned();
     if pattern.contains("+*") {
-        return Err(fail(format!(
-            "path {pattern:?}: path {pattern:?}: invalid use of wildcards ('+*' is forbidden)"
-        )));
+        return Err(format!(
+            "path {pattern:?}: invalid use of wildcards ('+*' is forbidden)"
+        ));
     }
     let templated = pattern.contains("{{") && pattern.contains("}}");
 
@@ -226,7 +231,7 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
             "read" => &["read", "list"],
             "write" => &["create", "read", "update", "delete", "list"],
             "sudo" => &["create", "read", "update", "delete", "list", "sudo"],
-            _ => return Err(fail(format!("{prefix} {prefix} invalid policy {old:?}"))),
+            _ => return Err(format!("{prefix} invalid policy {old:?}")),
         };
         raw.capabilities
             .extend(extra.iter().map(|s| (*s).to_owned()));
@@ -246,9 +251,7 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
             }
             Some(cap) => rule.capabilities = rule.capabilities.union(cap),
             None => {
-                return Err(fail(format!(
-                    "{prefix} {prefix} invalid capability {name:?}"
-                )));
+                return Err(format!("{prefix} invalid capability {name:?}"));
             }
         }
     }
@@ -257,19 +260,17 @@ fn parse_stanza(key: &str, body: Node) -> Result<PathRule, PolicyError> {
     rule.required_parameters = raw.required;
     if let Some(v) = &raw.min_wrapping_ttl {
         rule.min_wrapping_ttl = duration::parse_json_secs(v)
-            .map_err(|e| fail(format!("error parsing min_wrapping_ttl: {e}")))?;
+            .map_err(|e| format!("error parsing min_wrapping_ttl: {e}"))?;
     }
     if let Some(v) = &raw.max_wrapping_ttl {
         rule.max_wrapping_ttl = duration::parse_json_secs(v)
-            .map_err(|e| fail(format!("error parsing max_wrapping_ttl: {e}")))?;
+            .map_err(|e| format!("error parsing max_wrapping_ttl: {e}"))?;
     }
     if rule.min_wrapping_ttl != 0
         && rule.max_wrapping_ttl != 0
         && rule.max_wrapping_ttl < rule.min_wrapping_ttl
     {
-        return Err(fail(
-            "max_wrapping_ttl cannot be less than min_wrapping_ttl",
-        ));
+        return Err("max_wrapping_ttl cannot be less than min_wrapping_ttl".to_owned());
     }
     Ok(rule)
 }
@@ -320,5 +321,152 @@ fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Option<()> 
         }
         Node::List(list) => list.iter().try_for_each(|n| param_map(n, out)),
         Node::Lit(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules(text: &str) -> Vec<PathRule> {
+        parse_rules(text).expect("policy parses")
+    }
+
+    fn err(text: &str) -> String {
+        parse_rules(text)
+            .expect_err("policy is rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn stanza_fields() {
+        let r = rules(
+            r#"
+            name = "ignored"
+            path "/kv1/params" {
+              comment = "leading slash is dropped"
+              capabilities = ["create", "update"]
+              allowed_parameters = { "Color" = ["red", "blue"] "*" = [] "n" = 3 }
+              denied_parameters { "secret" = [] }
+              required_parameters = ["Color"]
+              min_wrapping_ttl = 1
+              max_wrapping_ttl = "1m"
+              mfa_methods = ["x"]
+              pagination_limit = 10
+            }
+            "#,
+        );
+        assert_eq!(r.len(), 1);
+        let r = &r[0];
+        assert_eq!(r.pattern, "kv1/params");
+        assert_eq!(
+            r.capabilities,
+            Capabilities::CREATE.union(Capabilities::UPDATE)
+        );
+        assert_eq!(
+            r.allowed_parameters["color"],
+            vec![json!("red"), json!("blue")]
+        );
+        assert!(r.allowed_parameters["*"].is_empty());
+        assert_eq!(r.allowed_parameters["n"], vec![json!(3)]);
+        assert!(r.denied_parameters["secret"].is_empty());
+        assert_eq!(r.required_parameters, ["Color"]);
+        assert_eq!((r.min_wrapping_ttl, r.max_wrapping_ttl), (1, 60));
+    }
+
+    #[test]
+    fn json_shapes() {
+        let nested = rules(r#"{"path":{"a/*":{"capabilities":["read"]},"b":{"policy":"write"}}}"#);
+        let listed =
+            rules(r#"{"path":[{"a/*":{"capabilities":["read"]}},{"b":{"policy":"write"}}]}"#);
+        assert_eq!(nested, listed);
+        assert_eq!(
+            nested[1].capabilities.names(),
+            ["create", "delete", "list", "read", "update"]
+        );
+        assert!(err(r#"{"path": "#).starts_with("failed to parse policy: EOF while parsing"));
+        assert!(err(r#"{"path": 3}"#).contains("expected an object"));
+    }
+
+    #[test]
+    fn old_style_policies() {
+        let caps = |p: &str| {
+            rules(&format!("path \"x\" {{ policy = \"{p}\" }}"))[0]
+                .capabilities
+                .names()
+        };
+        assert_eq!(caps("read"), ["list", "read"]);
+        assert_eq!(
+            caps("sudo"),
+            ["create", "delete", "list", "read", "sudo", "update"]
+        );
+        assert_eq!(caps("deny"), ["deny"]);
+        assert_eq!(
+            err(r#"path "x" { policy = "all" }"#),
+            r#"failed to parse policy: path "x": path "x": invalid policy "all""#
+        );
+    }
+
+    #[test]
+    fn deny_drops_everything_else() {
+        let r = rules(
+            r#"path "x" { capabilities = ["read", "deny", "bogus"] allowed_parameters = { "a" = [] } }"#,
+        );
+        assert_eq!(r[0].capabilities, Capabilities::DENY);
+        assert!(r[0].allowed_parameters.is_empty());
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            err("foo = 1\npath \"x\" {}"),
+            "failed to parse policy: 1 error occurred:\n\t* invalid key \"foo\" on line 1\n\n"
+        );
+        assert_eq!(
+            err("path \"x\" {\n  capabilites = [\"read\"]\n  other = 1\n}"),
+            "failed to parse policy: path \"x\": 2 errors occurred:\n\t* invalid key \"capabilites\" on line 2\n\t* invalid key \"other\" on line 3\n\n"
+        );
+        assert_eq!(
+            err(r#"path "a/+*" { capabilities = ["read"] }"#),
+            r#"failed to parse policy: path "a/+*": path "a/+*": invalid use of wildcards ('+*' is forbidden)"#
+        );
+        assert_eq!(
+            err(
+                r#"path "x" { capabilities = ["read"] min_wrapping_ttl = "2m" max_wrapping_ttl = "1m" }"#
+            ),
+            r#"failed to parse policy: path "x": max_wrapping_ttl cannot be less than min_wrapping_ttl"#
+        );
+        assert_eq!(
+            err(r#"path "x" { capabilities = ["read"] min_wrapping_ttl = "soon" }"#),
+            r#"failed to parse policy: path "x": error parsing min_wrapping_ttl: time: invalid duration "soon""#
+        );
+        assert!(err(r#"path "x" { capabilities = "read" "list" }"#).contains("At 1:"));
+        assert!(
+            err(r#"path "x" { capabilities = [1] }"#)
+                .contains("capabilities: expected a list of strings")
+        );
+        assert!(
+            err(r#"path "x" { allowed_parameters = "a" }"#).contains("expected an object of lists")
+        );
+        assert!(err(r#"path "x" = 1"#).contains("nested object expected"));
+        assert!(err(r#"path = 1"#).contains("expected an object"));
+    }
+
+    #[test]
+    fn templated_paths_are_marked() {
+        let r = rules(
+            r#"path "identity/entity/id/{{identity.entity.id}}" { capabilities = ["read"] }"#,
+        );
+        assert!(r[0].templated);
+    }
+
+    #[test]
+    fn base64_detection() {
+        assert_eq!(decode_base64("cGF0aA==").as_deref(), Some("path"));
+        assert_eq!(decode_base64("cGF0\naA==").as_deref(), Some("path"));
+        assert_eq!(decode_base64(r#"path "x" {}"#), None);
+        assert_eq!(decode_base64(""), None);
+        assert_eq!(decode_base64("//8="), None); // not UTF-8
     }
 }

