@@ -8,6 +8,9 @@
 pub mod cipher;
 pub mod error;
 pub mod format;
+pub mod http;
+pub mod keys;
+pub mod metadata;
 pub mod rules;
 pub mod tree;
 pub mod walk;
