@@ -188,28 +188,45 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
         }
         Route::UiMount => {
             let target = path.trim_start_matches('/');
-            let has_any = match (sys.acl, sys.ctx.token) {
-                (Some(acl), Some(_)) => {
-                    let probe = if target.ends_with('/') { target.to_owned() } else { format!("{target}/") };
-                    acl.capabilities(target).iter().chain(acl.capabilities(&probe).iter()).any(|c| *c != "deny")
-                }
+            let table = sys.active.mount_table();
+            let allowed = |prefix: &str| match (sys.acl, sys.ctx.token) {
+                (Some(acl), Some(_)) => acl.is_root() || mount_access(acl, prefix),
                 _ => false,
             };
-            let table = sys.active.mount_table();
-            let mounted = table.route(target);
-            match (mounted, has_any) {
-                (Some(m), true) => {
+            match table.route(target) {
+                Some(m) if allowed(&m.entry.route_prefix()) => {
                     let mut data = m.entry.to_json().as_object().cloned().unwrap_or_default();
                     data.insert("path".into(), m.entry.route_prefix().into());
                     Ok(Response::data(data))
                 }
-                (None, true) | (None, false) => Err(Error::Forbidden(format!(
+                Some(_) => Err(Error::PermissionDenied),
+                None => Err(Error::Forbidden(format!(
                     "preflight capability check returned 403, please ensure client's policies grant access to path {:?}",
                     format!("{}/", target.trim_end_matches('/'))
                 ))),
-                (Some(_), false) => Err(Error::PermissionDenied),
             }
         }
         _ => Err(Error::UnsupportedOperation),
     }
+}
+
+/// Vault's `hasMountAccess`: the ACL grants something other than `deny` on
+/// some path inside the mount (or on a glob that covers it).
+fn mount_access(acl: &coffer_core::policy::Acl, mount_prefix: &str) -> bool {
+    let resultant = acl.resultant();
+    let grants = |rule: &Value| {
+        rule.get("capabilities")
+            .and_then(Value::as_array)
+            .is_some_and(|caps| caps.iter().any(|c| c.as_str() != Some("deny")))
+    };
+    let covers = |path: &str, glob: bool| {
+        let literal = path.split('+').next().unwrap_or(path);
+        literal.starts_with(mount_prefix) || (glob && mount_prefix.starts_with(literal))
+    };
+    [("exact_paths", false), ("glob_paths", true)].iter().any(|(key, glob)| {
+        resultant
+            .get(*key)
+            .and_then(Value::as_object)
+            .is_some_and(|rules| rules.iter().any(|(p, rule)| covers(p, *glob) && grants(rule)))
+    })
 }
