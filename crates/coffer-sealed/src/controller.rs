@@ -1,1 +1,6 @@
-//! Controller core.
+//! The sealed-secrets controller's IO-free core: key Secret handling and renewal
+//! ([`keys`]), the reconcile decision ([`reconcile`]) and the HTTP handlers ([`http`]).
+//! Nothing here talks to the Kubernetes API; a kube-runtime wrapper feeds objects in and applies
+//! the returned actions.
+
+pub mod http;

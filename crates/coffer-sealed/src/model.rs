@@ -118,10 +118,9 @@ pub fn ordered_meta(meta: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for &key in META_ORDER {
         match meta.get(key) {
+            Some(Value::Object(m)) if (key == "labels" || key == "annotations") && m.is_empty() => {}
             Some(Value::Object(m)) if key == "labels" || key == "annotations" => {
-                if !m.is_empty() {
-                    out.insert(key.into(), sorted_map(m));
-                }
+                out.insert(key.into(), sorted_map(m));
             }
             Some(Value::String(s)) if s.is_empty() => {}
             Some(v) => {

@@ -40,3 +40,98 @@ pub fn interop(args: &[&str], stdin: &[u8]) -> Output {
     assert!(out.status.success(), "interop.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
+
+/// Runs the CLI in process: (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> (u8, String, String) {
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut input = stdin;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut argv = vec![std::ffi::OsString::from("kubeseal")];
+    argv.extend(args.iter().map(std::ffi::OsString::from));
+    let code = coffer_sealed::cli::run(
+        argv,
+        &lookup,
+        coffer_sealed::cli::Io { stdin: &mut input, stdout: &mut out, stderr: &mut err },
+    );
+    (code, String::from_utf8(out).expect("utf-8 stdout"), String::from_utf8(err).expect("utf-8 stderr"))
+}
+
+/// Replaces every sealed value (long base64 run) by `<SEALED>` so goldens are stable.
+pub fn mask(s: &str) -> String {
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=';
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in s.chars().chain(std::iter::once('\0')) {
+        if is_b64(c) {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 300 {
+            out.push_str("<SEALED>");
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Compares `actual` with `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file.
+pub fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("golden {}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(actual, want, "output differs from golden {}", path.display());
+}
+
+/// A local controller HTTP API on 127.0.0.1 serving `coffer_sealed::controller::http` for `ring`.
+pub fn serve(ring: coffer_sealed::KeyRing) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handlers = coffer_sealed::controller::http::Handlers::new(coffer_sealed::controller::http::RateLimiter::new(100, 100));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            let req = coffer_sealed::controller::http::Request { method: &method, path: &path, forwarded_for: None, body: &body };
+            let resp = handlers.handle(&ring, req, std::time::Instant::now());
+            let head = format!(
+                "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                resp.status,
+                resp.content_type,
+                resp.body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&resp.body));
+        }
+    });
+    format!("http://{addr}")
+}
