@@ -90,13 +90,25 @@ impl Bao {
         path: &str,
         body: Option<&Value>,
     ) -> std::io::Result<(u16, Value)> {
+        self.request(token, method, path, "", body)
+    }
+
+    /// `extra_headers` is empty or complete `Name: value\r\n` lines.
+    fn request(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        extra_headers: &str,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         let body = body.map(Value::to_string).unwrap_or_default();
         write!(
             s,
             "{method} /v1/{path} HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Vault-Token: {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             {extra_headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )?;
         let mut raw = Vec::new();
@@ -421,6 +433,156 @@ fn openbao_parse_errors_agree() {
         let ours = Policy::parse("good", text);
         if (status == 204) != ours.is_ok() {
             mismatches.push(format!("{text:?}: openbao {status} {body} coffer {ours:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+fn random_params_policy(rng: &mut Rng) -> String {
+    const NAMES: [&str; 5] = ["color", "x", "secret", "Color", "*"];
+    const VALUES: [&str; 5] = ["red", "blue", "prod-*", "*-a", "*"];
+    let map = |rng: &mut Rng| {
+        let mut out = String::new();
+        for _ in 0..rng.below(3) {
+            let values: Vec<&str> = (0..rng.below(3)).map(|_| rng.pick(&VALUES)).collect();
+            out.push_str(&format!("{:?} = {:?} ", rng.pick(&NAMES), values));
+        }
+        out
+    };
+    let mut text = String::from("path \"kv1/p\" {\n  capabilities = [\"create\", \"update\"]\n");
+    if rng.below(2) == 0 {
+        text.push_str(&format!("  allowed_parameters = {{ {} }}\n", map(rng)));
+    }
+    if rng.below(2) == 0 {
+        text.push_str(&format!("  denied_parameters = {{ {} }}\n", map(rng)));
+    }
+    if rng.below(3) == 0 {
+        text.push_str(&format!(
+            "  required_parameters = [{:?}]\n",
+            rng.pick(&["color", "x", "Color"])
+        ));
+    }
+    text.push_str("}\n");
+    text
+}
+
+fn random_body(rng: &mut Rng) -> Value {
+    const NAMES: [&str; 5] = ["color", "x", "secret", "Color", "other"];
+    let values = [
+        json!("red"),
+        json!("blue"),
+        json!("green"),
+        json!("prod-1"),
+        json!("b-a"),
+        json!(1),
+        json!(true),
+    ];
+    let mut body = serde_json::Map::new();
+    for _ in 0..rng.below(4) {
+        body.insert(
+            rng.pick(&NAMES).to_owned(),
+            values[rng.below(values.len())].clone(),
+        );
+    }
+    Value::Object(body)
+}
+
+/// Real requests: parameter constraints on a KV v1 write, and wrapping TTL
+/// bounds on `auth/token/create`, decided by OpenBao (403 or not) and by us.
+#[test]
+fn openbao_request_checks_agree() {
+    let bao = Bao::start();
+    let (status, body) = bao.call(
+        "POST",
+        "sys/mounts/kv1",
+        Some(&json!({"type": "kv", "options": {"version": "1"}})),
+    );
+    assert_eq!(status, 204, "mount kv1: {body}");
+    let mut mismatches = Vec::new();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut allowed_seen = 0;
+    for round in 0..30 {
+        let policies: Vec<(String, String)> = (0..1 + rng.below(2))
+            .map(|i| (format!("q{round}p{i}"), random_params_policy(&mut rng)))
+            .collect();
+        let token = bao.token_with(&policies);
+        let acl = our_acl(&policies);
+        for _ in 0..8 {
+            let body = random_body(&mut rng);
+            let (status, answer) = bao
+                .try_call_as(&token, "PUT", "kv1/p", Some(&body))
+                .expect("kv1 write");
+            let theirs = status != 403;
+            let ours = acl
+                .authorize(
+                    coffer_core::logical::Operation::Update,
+                    "kv1/p",
+                    body.as_object(),
+                )
+                .allowed;
+            allowed_seen += usize::from(ours);
+            if theirs != ours {
+                mismatches.push(format!(
+                    "PUT kv1/p {body}: openbao {status} {answer} coffer allowed={ours} with {policies:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        allowed_seen > 10,
+        "the random cases should allow some writes"
+    );
+
+    let wrap_policy = vec![(
+        "wrap".to_owned(),
+        r#"path "auth/token/create" { capabilities = ["update"] min_wrapping_ttl = "10s" max_wrapping_ttl = "90s" }
+path "auth/token/create/*" { capabilities = ["update"] max_wrapping_ttl = 60 }"#
+            .to_owned(),
+    )];
+    let token = bao.token_with(&wrap_policy);
+    let acl = our_acl(&wrap_policy);
+    for (path, wrap) in [
+        ("auth/token/create", None),
+        ("auth/token/create", Some(5)),
+        ("auth/token/create", Some(10)),
+        ("auth/token/create", Some(60)),
+        ("auth/token/create", Some(90)),
+        ("auth/token/create", Some(91)),
+        ("auth/token/create", Some(300)),
+        ("auth/token/create/role", None),
+        ("auth/token/create/role", Some(60)),
+        ("auth/token/create/role", Some(61)),
+    ] {
+        let header = wrap
+            .map(|t| format!("X-Vault-Wrap-TTL: {t}\r\n"))
+            .unwrap_or_default();
+        let (status, answer) = bao
+            .request(
+                &token,
+                "POST",
+                path,
+                &header,
+                Some(&json!({"policies": ["wrap"], "ttl": "1m"})),
+            )
+            .expect("token create");
+        let theirs = status != 403;
+        let ours = acl
+            .check(&coffer_core::policy::AuthzRequest {
+                op: coffer_core::logical::Operation::Update,
+                path,
+                params: None,
+                wrap_ttl: wrap,
+            })
+            .allowed;
+        if theirs != ours {
+            mismatches.push(format!(
+                "POST {path} wrap {wrap:?}: openbao {status} {answer} coffer allowed={ours}"
+            ));
         }
     }
     assert!(
