@@ -98,7 +98,7 @@ impl MasterKey {
     fn decrypt(&self, ctx: &mut KeyContext) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
         match self {
             MasterKey::Age { enc, .. } => age::decrypt(enc, ctx.age_identities()),
-            MasterKey::Pgp { enc, .. } => pgp::decrypt(enc),
+            MasterKey::Pgp { enc, .. } => pgp::decrypt(enc, ctx.gnupg_home.as_deref()),
             MasterKey::Vault(v) => vault::decrypt(v),
             MasterKey::Other { kind, .. } => Err(format!("{kind} keys are not supported by coffer")),
         }
@@ -130,6 +130,8 @@ impl MasterKey {
 pub struct KeyContext {
     identities: Option<Vec<::age::x25519::Identity>>,
     pub decryption_order: Vec<String>,
+    /// GnuPG home for PGP keys (default: gpg's own, i.e. `GNUPGHOME`).
+    pub gnupg_home: Option<std::path::PathBuf>,
 }
 
 impl Default for KeyContext {
@@ -143,6 +145,7 @@ impl KeyContext {
     pub fn with_order(order: &str) -> Self {
         KeyContext {
             identities: None,
+            gnupg_home: None,
             decryption_order: order.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
         }
     }

@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cipher;
+pub mod config;
+pub mod document;
 pub mod error;
 pub mod format;
 pub mod http;

@@ -2,6 +2,7 @@
 //! practice (`SOPS_GPG_EXEC` overrides the binary; `GNUPGHOME` is honoured).
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use zeroize::Zeroizing;
@@ -10,8 +11,12 @@ fn gpg() -> String {
     std::env::var("SOPS_GPG_EXEC").unwrap_or_else(|_| "gpg".into())
 }
 
-fn run(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut child = Command::new(gpg())
+fn run(args: &[&str], input: &[u8], home: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, String> {
+    let mut cmd = Command::new(gpg());
+    if let Some(h) = home {
+        cmd.env("GNUPGHOME", h);
+    }
+    let mut child = cmd
         .args(["--batch", "--no-tty", "--quiet", "--yes"])
         .args(args)
         .stdin(Stdio::piped())
@@ -32,12 +37,12 @@ fn run(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
 }
 
 /// Decrypts an armored PGP message.
-pub fn decrypt(enc: &str) -> Result<Zeroizing<Vec<u8>>, String> {
-    run(&["--decrypt"], enc.as_bytes())
+pub fn decrypt(enc: &str, home: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, String> {
+    run(&["--decrypt"], enc.as_bytes(), home)
 }
 
 /// Encrypts to the key with fingerprint `fp` (armored).
 pub fn encrypt(fp: &str, secret: &[u8]) -> Result<String, String> {
-    let out = run(&["--armor", "--trust-model", "always", "--encrypt", "--recipient", fp], secret)?;
+    let out = run(&["--armor", "--trust-model", "always", "--encrypt", "--recipient", fp], secret, None)?;
     String::from_utf8(out.to_vec()).map_err(|_| "gpg produced non-text armor".into())
 }
