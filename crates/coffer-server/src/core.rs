@@ -162,7 +162,13 @@ impl Core {
         let init = seal::initialize(&self.barrier, 1, 1).await?;
         let unlocked = seal::open_keyring(&self.barrier, &init.unseal_key).await?;
         let active = self.activate(unlocked.root_key, unlocked.keyring).await?;
-        let (root_token, _, _) = active.tokens.create(root_token_params(root_token_id)).await?;
+        // OpenBao's dev root token is made like any `token create` by root.
+        let params = NewToken {
+            display_name: "token".into(),
+            path: "auth/token/create".into(),
+            ..root_token_params(root_token_id)
+        };
+        let (root_token, _, _) = active.tokens.create(params).await?;
         Ok((init.unseal_key, root_token))
     }
 

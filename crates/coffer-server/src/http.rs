@@ -132,7 +132,9 @@ async fn into_raw(core: &Core, remote: SocketAddr, req: Request<Body>) -> Result
         "DELETE" => Operation::Delete,
         "LIST" => Operation::List,
         "PATCH" => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+                return Err(Error::bad_request("mime: no media type"));
+            };
             if !ct.starts_with("application/merge-patch+json") {
                 return Err(Error::UnsupportedMediaType(ct.to_owned()));
             }

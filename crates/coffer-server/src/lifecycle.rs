@@ -67,7 +67,8 @@ pub async fn handle(core: &Core, path: &str, op: Operation, data: &Object) -> Re
             if core.is_sealed() {
                 return Err(Error::Sealed);
             }
-            Ok(Response::raw(json!({"ha_enabled": false, "is_self": true, "leader_address": core.api_addr(), "leader_cluster_address": "", "performance_standby": false, "performance_standby_last_remote_wal": 0})))
+            // No HA storage yet: the same answer as an OpenBao server without HA.
+            Ok(Response::raw(json!({"ha_enabled": false})))
         }
         (_, _) => Err(Error::Status(405, String::new())),
     }

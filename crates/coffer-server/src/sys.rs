@@ -106,6 +106,6 @@ pub async fn handle(core: &Arc<Core>, active: &Arc<Active>, ctx: &Ctx<'_>, acl: 
             Response::empty()
         }
     };
-    resp.warnings.splice(0..0, warnings);
+    resp.warnings.extend(warnings);
     Ok(resp)
 }

@@ -190,6 +190,7 @@ impl Core {
             return Ok(resp);
         };
         let (mount_default, mount_max) = mounted.map_or((0, 0), |m| (m.entry.config.default_lease_ttl, m.entry.config.max_lease_ttl));
+        let auth_child_of_caller = auth.child_of_caller;
         let parent = if auth.child_of_caller { caller.map(|c| c.hash.clone()) } else { None };
         let ttl = if auth.ttl > 0 { auth.ttl } else { mount_default };
         let max_ttl = if auth.max_ttl > 0 { auth.max_ttl } else { mount_max };
@@ -209,7 +210,18 @@ impl Core {
             bound_cidrs: auth.bound_cidrs,
             internal: auth.internal,
         };
-        let (id, entry, warnings) = active.tokens.create(new).await?;
+        if path.starts_with("auth/token/create") {
+            for p in new.policies.iter().filter(|p| *p != "default" && *p != "root") {
+                if active.policies.get(p).await?.is_none() {
+                    resp.warnings.push(format!("Policy {p:?} does not exist"));
+                }
+            }
+        }
+        let login_mount = mounted.filter(|m| !auth_child_of_caller && m.entry.kind != "token");
+        let (id, mut entry, warnings) = active.tokens.create(new).await?;
+        if let Some(m) = login_mount {
+            entry = active.tokens.set_entity(&entry, entity_id(&m.entry.accessor, &entry.display_name)).await?;
+        }
         resp.warnings.extend(warnings);
         resp.auth_rendered = Some(render_auth(&id, &entry));
         Ok(resp)
@@ -312,6 +324,13 @@ fn response_entry(mut entry: Value, result: &Result<Response>) -> Value {
     }
     entry["response"] = response;
     entry
+}
+
+/// A stable entity id per login identity (mount accessor and alias), in UUID form.
+fn entity_id(mount_accessor: &str, alias: &str) -> String {
+    let h = coffer_crypto::digest::sha256(format!("{mount_accessor}\0{alias}").as_bytes());
+    let x = hex::encode(&h[..16]);
+    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
 }
 
 fn relative<'a>(path: &'a str, m: &Mounted) -> &'a str {

@@ -65,19 +65,27 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, name: &str, req: &Req
         }
         (Route::PolicyAcl | Route::LegacyPolicy, Operation::Read) => {
             let p = store.get(&name.to_lowercase()).await?.ok_or(Error::NotFound)?;
-            let data = if legacy {
-                json!({"name": p.name, "rules": p.policy})
-            } else {
-                json!({
-                    "allow_slashes_in_identity_templates": false,
-                    "allow_wildcards_in_identity_templates": false,
-                    "cas_required": false,
-                    "modified": p.modified,
-                    "name": p.name,
-                    "policy": p.policy,
-                    "version": p.version,
-                })
-            };
+            let mut data = json!({
+                "allow_slashes_in_identity_templates": false,
+                "allow_wildcards_in_identity_templates": false,
+                "cas_required": false,
+                "modified": p.modified,
+                "name": p.name,
+                "policy": p.policy,
+                "version": p.version,
+            });
+            if p.name == "root" {
+                if let Some(map) = data.as_object_mut() {
+                    map.shift_remove("modified");
+                }
+            }
+            if legacy {
+                if let Some(map) = data.as_object_mut() {
+                    let text = map.shift_remove("policy").unwrap_or_default();
+                    map.insert("rules".into(), text);
+                    map.sort_keys();
+                }
+            }
             let resp = Response::data(data.as_object().cloned().unwrap_or_default());
             Ok(if legacy { resp.legacy() } else { resp })
         }

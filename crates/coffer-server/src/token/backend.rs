@@ -118,7 +118,7 @@ impl TokenBackend {
         self.store
             .lookup_accessor(accessor)
             .await?
-            .ok_or_else(|| Error::bad_request("invalid accessor"))
+            .ok_or_else(|| Error::bad_request("1 error occurred:\n\t* invalid accessor\n\n"))
     }
 
     async fn renew(&self, entry: &TokenEntry, id: &str, increment: u64) -> Result<Response> {

@@ -314,6 +314,13 @@ impl TokenStore {
         Ok(entry)
     }
 
+    /// Records the identity entity a login token belongs to.
+    pub async fn set_entity(&self, entry: &TokenEntry, entity_id: String) -> Result<Arc<TokenEntry>> {
+        let mut next = entry.clone();
+        next.entity_id = entity_id;
+        self.store(next).await
+    }
+
     /// Counts one use of a limited-use token; the last use revokes it.
     /// Returns false when the token had no uses left.
     pub async fn use_token(&self, entry: &TokenEntry) -> Result<bool> {
