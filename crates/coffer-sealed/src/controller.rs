@@ -4,3 +4,5 @@
 //! the returned actions.
 
 pub mod http;
+pub mod keys;
+pub mod reconcile;
