@@ -30,18 +30,18 @@ pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         Value::Number(n) => n
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .ok_or_else(|| de::Error::custom(format!("'{n}' cannot parse value as 'int'"))),
+            .ok_or_else(|| de::Error::custom("value cannot be parsed as 'int'")),
         Value::String(s) => number_from_str(&s)
-            .ok_or_else(|| de::Error::custom(format!("'{s}' cannot parse value as 'int'"))),
+            .ok_or_else(|| de::Error::custom("value cannot be parsed as 'int'")),
         Value::Null => Ok(0),
-        other => Err(de::Error::custom(format!("'{other}' cannot parse value as 'int'"))),
+        other => Err(de::Error::custom("value cannot be parsed as 'int'")),
     }
 }
 
 /// A non-negative integer (counts, versions given as strings by the CLI).
 pub fn uint<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let v = int(d)?;
-    u64::try_from(v).map_err(|_| de::Error::custom(format!("'{v}' must be non-negative")))
+    u64::try_from(v).map_err(|_| de::Error::custom("value must be non-negative"))
 }
 
 pub fn opt_uint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -59,11 +59,11 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "t" => Ok(true),
             "false" | "0" | "f" | "" => Ok(false),
-            _ => Err(de::Error::custom(format!("'{s}' cannot parse value as 'bool'"))),
+            _ => Err(de::Error::custom("value cannot be parsed as 'bool'")),
         },
         Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
         Value::Null => Ok(false),
-        other => Err(de::Error::custom(format!("'{other}' cannot parse value as 'bool'"))),
+        other => Err(de::Error::custom("value cannot be parsed as 'bool'")),
     }
 }
 
@@ -81,10 +81,10 @@ pub fn str_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
             .map(|v| match v {
                 Value::String(s) => Ok(s),
                 Value::Number(n) => Ok(n.to_string()),
-                other => Err(de::Error::custom(format!("'{other}' is not a string"))),
+                other => Err(de::Error::custom("list items must be strings")),
             })
             .collect::<Result<Vec<_>, _>>()?,
-        other => return Err(de::Error::custom(format!("'{other}' cannot parse value as 'slice'"))),
+        other => return Err(de::Error::custom("value cannot be parsed as 'slice'")),
     };
     Ok(items
         .into_iter()
@@ -104,7 +104,7 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Value::Null => Ok(String::new()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(de::Error::custom(format!("'{other}' cannot parse value as 'string'"))),
+        other => Err(de::Error::custom("value cannot be parsed as 'string'")),
     }
 }
 

@@ -121,6 +121,10 @@ impl FileDevice {
 
 /// The sequence number and hash of the last line of an existing log.
 fn resume(path: &str) -> (u64, String) {
+    // Only regular files hold a chain to resume (not /dev/* or FIFOs).
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return (0, GENESIS.to_owned());
+    }
     let Ok(file) = File::open(path) else {
         return (0, GENESIS.to_owned());
     };

@@ -86,7 +86,7 @@ fn version_list<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<V
     let items = fields::str_list(d)?;
     items
         .iter()
-        .map(|s| s.parse::<u64>().map_err(|_| serde::de::Error::custom(format!("'{s}' cannot parse value as 'int'"))))
+        .map(|s| s.parse::<u64>().map_err(|_| serde::de::Error::custom("version numbers must be integers")))
         .collect()
 }
 
@@ -138,7 +138,7 @@ fn requested_version(req: &Request) -> Result<u64> {
                 Value::String(s) => s.trim().parse::<i64>().ok(),
                 _ => None,
             }
-            .ok_or_else(|| Error::bad_request(format!("Field validation failed: error converting input for field \"version\": '{}' cannot parse value as 'int'", v.as_str().unwrap_or_default())))?;
+            .ok_or_else(|| Error::bad_request("Field validation failed: error converting input for field \"version\": value cannot be parsed as 'int'"))?;
             Ok(u64::try_from(n).unwrap_or(0))
         }
     }
