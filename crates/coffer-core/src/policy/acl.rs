@@ -10,12 +10,12 @@
 //! Evaluation allocates nothing on the common path: [`Acl::check`] returns a
 //! borrowed [`Decision`]; [`Acl::authorize`] copies the granting policy names.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
-use super::glob::{GlobIndex, PatternKey};
+use super::glob::{FastMap, GlobIndex, PatternKey};
 use super::params::{ParamRules, merge_map};
 use super::{Capabilities, PathRule, Policy};
 use crate::logical::Operation;
@@ -203,7 +203,7 @@ impl From<Decision<'_>> for Authorization {
 pub struct Acl {
     root: bool,
     rules: Vec<Rule>,
-    exact: HashMap<Box<str>, u32>,
+    exact: FastMap<Box<str>, u32>,
     globs: GlobIndex,
     /// Patterns in sorted order, for the resultant view.
     keys: BTreeMap<PatternKey, u32>,
@@ -243,6 +243,7 @@ impl Acl {
             acl.keys.insert(key, idx);
             acl.rules.push(rule);
         }
+        acl.globs.finish();
         acl
     }
 

@@ -15,6 +15,38 @@
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiply-rotate hasher (the Fx hash used by rustc): much faster than
+/// SipHash on short path keys. The maps it backs are built from policy text
+/// and only probed with request paths, so collision flooding cannot grow them.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` keyed by path text with [`FastHasher`].
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Which index a pattern goes to, with the key it is stored under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,7 +157,7 @@ fn prefix_priority(prefix: &str) -> Priority<'_> {
 #[derive(Debug, Clone, Default)]
 pub(super) struct PrefixIndex {
     /// Prefixes containing a `/`, keyed by the text before it; longest first.
-    by_segment: HashMap<Box<str>, Vec<(Box<str>, u32)>>,
+    by_segment: FastMap<Box<str>, Vec<(Box<str>, u32)>>,
     /// Prefixes without a `/` (they can end inside the first segment); longest first.
     short: Vec<(Box<str>, u32)>,
 }
@@ -137,7 +169,14 @@ impl PrefixIndex {
             None => &mut self.short,
         };
         list.push((prefix.into(), rule));
-        list.sort_by_key(|(p, _)| Reverse(p.len()));
+    }
+
+    /// Sorts candidates longest first. Call once after the last insert.
+    pub fn finish(&mut self) {
+        for list in self.by_segment.values_mut() {
+            list.sort_by_key(|(p, _)| Reverse(p.len()));
+        }
+        self.short.sort_by_key(|(p, _)| Reverse(p.len()));
     }
 
     /// The longest prefix of `path` that has a rule.
@@ -160,25 +199,53 @@ impl PrefixIndex {
 #[derive(Debug, Clone, Default)]
 pub(super) struct GlobIndex {
     pub prefixes: PrefixIndex,
-    /// Sorted by priority, best first, so the first match is the best one.
-    segments: Vec<SegmentPattern>,
+    /// Segment patterns whose first segment is a literal, keyed by it.
+    segments_by_first: FastMap<Box<str>, Vec<SegmentPattern>>,
+    /// Segment patterns starting with `+`.
+    segments_wild: Vec<SegmentPattern>,
 }
 
 impl GlobIndex {
     pub fn add_segment(&mut self, pattern: &str, rule: u32) {
-        self.segments.push(SegmentPattern::new(pattern, rule));
-        self.segments
-            .sort_by(|a, b| b.priority().cmp(&a.priority()));
+        let compiled = SegmentPattern::new(pattern, rule);
+        match compiled.parts.first() {
+            Some(Part::Lit(first)) => self
+                .segments_by_first
+                .entry(first.clone())
+                .or_default()
+                .push(compiled),
+            _ => self.segments_wild.push(compiled),
+        }
+    }
+
+    /// Sorts every candidate list by priority, best first, so the first match
+    /// in a list is its best one. Call once after the last insert.
+    pub fn finish(&mut self) {
+        let by_priority = |a: &SegmentPattern, b: &SegmentPattern| b.priority().cmp(&a.priority());
+        for list in self.segments_by_first.values_mut() {
+            list.sort_by(by_priority);
+        }
+        self.segments_wild.sort_by(by_priority);
+        self.prefixes.finish();
     }
 
     /// The rule governing `path` among the non-exact rules.
     pub fn lookup(&self, path: &str) -> Option<u32> {
         let prefix = self.prefixes.longest(path);
-        if self.segments.is_empty() {
+        if self.segments_by_first.is_empty() && self.segments_wild.is_empty() {
             return prefix.map(|(_, r)| r);
         }
-        let n = path.split('/').count();
-        let seg = self.segments.iter().find(|s| s.matches(path, n));
+        let n = path.bytes().filter(|b| *b == b'/').count() + 1;
+        let first = path.split_once('/').map_or(path, |(f, _)| f);
+        let literal = self
+            .segments_by_first
+            .get(first)
+            .and_then(|list| list.iter().find(|s| s.matches(path, n)));
+        let wild = self.segments_wild.iter().find(|s| s.matches(path, n));
+        let seg = match (literal, wild) {
+            (Some(a), Some(b)) => Some(if a.priority() > b.priority() { a } else { b }),
+            (a, b) => a.or(b),
+        };
         match (prefix, seg) {
             (Some((p, r)), Some(s)) => {
                 if prefix_priority(p) > s.priority() {
@@ -242,6 +309,7 @@ mod tests {
         idx.insert("g/a/", 2);
         idx.insert("g/x", 3);
         idx.insert("se", 4);
+        idx.finish();
         assert_eq!(idx.longest("g/a/b").map(|x| x.1), Some(2));
         assert_eq!(idx.longest("g/a").map(|x| x.1), Some(1));
         assert_eq!(idx.longest("g/xyz").map(|x| x.1), Some(3));
@@ -258,6 +326,8 @@ mod tests {
         g.add_segment("foo/bar/+/baz", 3);
         g.add_segment("foo/+/+/baz", 4);
         g.prefixes.insert("foo/a", 5);
+        g.add_segment("+/x/+", 6);
+        g.finish();
         // foo/a* beats foo/+ (first wildcard later).
         assert_eq!(g.lookup("foo/ab"), Some(5));
         // foo/+ beats foo/* (same position, not a prefix).
@@ -269,5 +339,9 @@ mod tests {
         assert_eq!(g.lookup("foo/x/y/baz"), Some(4));
         assert_eq!(g.lookup("foo/x/y/z"), Some(0));
         assert_eq!(g.lookup("elsewhere"), None);
+        // A pattern starting with `+` competes with the others (and loses
+        // whenever they match: its wildcard comes first).
+        assert_eq!(g.lookup("foo/x/y"), Some(0));
+        assert_eq!(g.lookup("bar/x/y"), Some(6));
     }
 }
