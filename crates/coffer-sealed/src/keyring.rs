@@ -3,8 +3,10 @@
 //! The wire format carries no key identifier, so upstream tries every key for every item (one RSA
 //! private operation each). Here keys are tried in this order, without changing the format:
 //! 1. keys whose modulus size differs from the blob's RSA part are skipped for free;
-//! 2. the key that last opened an item of the same object (hint, e.g. `namespace/name`);
-//! 3. the remaining keys, newest first (new values are sealed with the newest key).
+//! 2. the key that last opened an item of the same object (hint `namespace/name`);
+//! 3. the key that last opened an item in the same namespace (objects sealed together usually
+//!    share a key);
+//! 4. the remaining keys, newest first (new values are sealed with the newest key).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -87,21 +89,40 @@ impl KeyRing {
     }
 
     /// Decrypts `blob` with the first key that works; `hint` names the object the value belongs
-    /// to (use `""` for none). Returns the plaintext.
+    /// to as `namespace/name` (use `""` for none). Keys are tried in this order: the key that
+    /// last opened a value of the same object, then the one that last opened a value in the same
+    /// namespace, then the rest newest first. Returns the plaintext.
     pub fn decrypt(&self, blob: &[u8], label: &[u8], hint: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let (rsa_part, _) = hybrid::split(blob)?;
-        let hinted = if hint.is_empty() { None } else { self.hints.read().ok().and_then(|h| h.get(hint).copied()) };
+        let ns_hint = hint.split_once('/').map(|(ns, _)| format!("{ns}/"));
+        let (by_object, by_namespace) = if hint.is_empty() {
+            (None, None)
+        } else {
+            let hints = self.hints.read().ok();
+            let get = |k: &str| hints.as_ref().and_then(|h| h.get(k).copied());
+            (get(hint), ns_hint.as_deref().and_then(get))
+        };
         let fits = |k: &&RingKey| k.key.oaep().key_size_bytes() == rsa_part.len();
-        if let Some(id) = hinted
-            && let Some(k) = self.keys.iter().filter(fits).find(|k| k.key.id() == id)
-            && let Ok(plain) = hybrid::decrypt(k.key.oaep(), blob, label)
-        {
-            return Ok(plain);
+        let mut tried: [Option<KeyId>; 2] = [None, None];
+        for (slot, id) in [by_object, by_namespace].into_iter().enumerate() {
+            let Some(id) = id else { continue };
+            if tried.contains(&Some(id)) {
+                continue;
+            }
+            tried[slot] = Some(id);
+            if let Some(k) = self.keys.iter().filter(fits).find(|k| k.key.id() == id)
+                && let Ok(plain) = hybrid::decrypt(k.key.oaep(), blob, label)
+            {
+                if slot == 1 {
+                    self.remember(hint, id, None);
+                }
+                return Ok(plain);
+            }
         }
-        for k in self.keys.iter().filter(fits).filter(|k| Some(k.key.id()) != hinted) {
+        for k in self.keys.iter().filter(fits).filter(|k| !tried.contains(&Some(k.key.id()))) {
             if let Ok(plain) = hybrid::decrypt(k.key.oaep(), blob, label) {
                 if !hint.is_empty() {
-                    self.remember(hint, k.key.id());
+                    self.remember(hint, k.key.id(), ns_hint.as_deref());
                 }
                 return Ok(plain);
             }
@@ -109,12 +130,15 @@ impl KeyRing {
         Err(CryptoError::WrongKey)
     }
 
-    fn remember(&self, hint: &str, id: KeyId) {
+    fn remember(&self, hint: &str, id: KeyId, ns_hint: Option<&str>) {
         if let Ok(mut hints) = self.hints.write() {
             if hints.len() >= MAX_HINTS {
                 hints.clear();
             }
             hints.insert(hint.to_owned(), id);
+            if let Some(ns) = ns_hint {
+                hints.insert(ns.to_owned(), id);
+            }
         }
     }
 
@@ -167,5 +191,10 @@ mod tests {
         let blob0 = hybrid::encrypt(k[0].public(), b"w", b"ns/n").unwrap();
         assert_eq!(&ring.decrypt(&blob0, b"ns/n", "ns/n").unwrap()[..], b"w");
         assert_eq!(ring.hints.read().unwrap().get("ns/n"), Some(&k[0].id()));
+        // Another object of the same namespace starts with the namespace's key.
+        assert_eq!(ring.hints.read().unwrap().get("ns/"), Some(&k[0].id()));
+        let other = hybrid::encrypt(k[0].public(), b"z", b"ns/m").unwrap();
+        assert_eq!(&ring.decrypt(&other, b"ns/m", "ns/m").unwrap()[..], b"z");
+        assert_eq!(ring.hints.read().unwrap().get("ns/m"), Some(&k[0].id()));
     }
 }
