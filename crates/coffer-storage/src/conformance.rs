@@ -5,7 +5,7 @@
 //! panic (assert) on a violation, so they are meant to be called from `#[tokio::test]`s
 //! running on the multi-thread runtime:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test(flavor = "multi_thread")]
 //! async fn conformance() {
 //!     coffer_storage::conformance::run_all(Arc::new(MyBackend::new())).await;

@@ -107,12 +107,42 @@ async fn every_acknowledged_write_survives_sigkill() {
                 "round {round}: acknowledged key {key} lost or changed"
             );
         }
-        // The tree is still listable: one directory per writer (w*) and transaction twin (t*).
-        let listed = s.list("crash/").await.expect("list");
+        // Nothing is corrupt: every key present (acknowledged or not) has its exact value,
+        // and each two-key transaction landed whole or not at all.
+        let dirs = s.list("crash/").await.expect("list");
         assert!(
-            listed.len() >= 24 && listed.iter().all(|d| d.ends_with('/')),
-            "{listed:?}"
+            dirs.len() >= 24 && dirs.iter().all(|d| d.ends_with('/')),
+            "{dirs:?}"
         );
+        let mut present = 0;
+        for d in &dirs {
+            for leaf in s.list(&format!("crash/{d}")).await.expect("list") {
+                let key = format!("crash/{d}{leaf}");
+                let (w, i) = parse(&key);
+                let got = s.get(&key).await.expect("get").expect("listed key exists");
+                assert!(
+                    got == expected_value(w, i),
+                    "round {round}: {key} holds a torn or wrong value"
+                );
+                if let Some(writer) = d.strip_prefix('w') {
+                    if i % 5 == 4 {
+                        let twin = format!("crash/t{writer}{i}");
+                        assert!(
+                            s.get(&twin).await.expect("get").is_some(),
+                            "round {round}: {key} without its transaction twin"
+                        );
+                    }
+                } else {
+                    let own = format!("crash/w{}{i}", d.trim_start_matches('t'));
+                    assert!(
+                        s.get(&own).await.expect("get").is_some(),
+                        "round {round}: {key} without its transaction twin"
+                    );
+                }
+                present += 1;
+            }
+        }
+        assert!(present >= acked.len());
         drop(s);
         eprintln!(
             "round {round}: {} acknowledged writes verified",
