@@ -17,7 +17,6 @@ pub mod codes {
     pub const ERROR_DECRYPTING_MAC: u8 = 24;
     pub const ERROR_DECRYPTING_TREE: u8 = 25;
     pub const MAC_MISMATCH: u8 = 51;
-    pub const MAC_NOT_FOUND: u8 = 52;
     pub const CONFIG_FILE_NOT_FOUND: u8 = 61;
     pub const INVALID_TREE_PATH: u8 = 91;
     pub const NO_FILE_SPECIFIED: u8 = 100;
@@ -47,7 +46,8 @@ pub enum Error {
     Encrypt { path: String, reason: String },
     #[error("MAC mismatch: file has {stored}, computed {computed} (use --ignore-mac to decrypt anyway)")]
     MacMismatch { stored: String, computed: String },
-    #[error("no MAC in file (use --ignore-mac to decrypt anyway)")]
+    /// sops treats a missing MAC as a mismatch (exit 51).
+    #[error("MAC mismatch: the file has no MAC (use --ignore-mac to decrypt anyway)")]
     MacNotFound,
     #[error("cannot decrypt the MAC: {0}")]
     MacDecrypt(String),
@@ -88,7 +88,7 @@ impl Error {
             Error::BadEncValue { .. } | Error::Decrypt { .. } => ERROR_DECRYPTING_TREE,
             Error::Encrypt { .. } => ERROR_ENCRYPTING_TREE,
             Error::MacMismatch { .. } => MAC_MISMATCH,
-            Error::MacNotFound => MAC_NOT_FOUND,
+            Error::MacNotFound => MAC_MISMATCH,
             Error::MacDecrypt(_) => ERROR_DECRYPTING_MAC,
             Error::Metadata(_) | Error::NotEncrypted => COULD_NOT_READ_INPUT,
             Error::AlreadyEncrypted => FILE_ALREADY_ENCRYPTED,

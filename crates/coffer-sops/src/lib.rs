@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cipher;
+pub mod cli;
 pub mod config;
 pub mod document;
 pub mod error;
@@ -15,18 +16,7 @@ pub mod keys;
 pub mod metadata;
 pub mod rules;
 pub mod tree;
+pub mod treepath;
 pub mod walk;
-
-pub mod cli {
-    //! `coffer sops ...` and the binary invoked as `sops`.
-    use std::ffi::OsString;
-    use std::process::ExitCode;
-
-    /// Runs the sops CLI; `args[0]` is the program name (`sops`).
-    pub fn main(_args: Vec<OsString>) -> ExitCode {
-        eprintln!("coffer sops: not implemented yet");
-        ExitCode::from(1)
-    }
-}
 
 pub use error::{Error, Result};

@@ -12,7 +12,7 @@ pub fn emit(branches: &[Branch], indent: usize) -> Result<String> {
         if i > 0 {
             e.out.push_str("---\n");
         }
-        if b.iter().all(|it| matches!(it, Item::Comment(_))) && b.iter().count() == 0 {
+        if b.is_empty() {
             e.out.push_str("{}\n");
             continue;
         }
@@ -21,11 +21,21 @@ pub fn emit(branches: &[Branch], indent: usize) -> Result<String> {
     Ok(e.out)
 }
 
-/// One scalar as a YAML document (for `--extract` of a non-string).
-pub fn emit_scalar(v: &Value) -> Result<String> {
-    let mut e = Emitter { out: String::new(), indent: 4 };
-    let s = e.scalar(v, 0)?;
-    Ok(format!("{s}\n"))
+/// Any value as a YAML document (for `--extract`).
+pub fn emit_value(v: &Value, indent: usize) -> Result<String> {
+    let mut e = Emitter { out: String::new(), indent: indent.max(1) };
+    match v {
+        Value::Map(items) if !items.is_empty() => e.map(items, 0)?,
+        Value::Seq(elems) if !elems.is_empty() => e.seq(elems, 0)?,
+        Value::Map(_) => e.out.push_str("{}\n"),
+        Value::Seq(_) => e.out.push_str("[]\n"),
+        _ => {
+            let s = e.scalar(v, 0)?;
+            e.out.push_str(&s);
+            e.out.push('\n');
+        }
+    }
+    Ok(e.out)
 }
 
 struct Emitter {
@@ -229,7 +239,9 @@ fn plain_ok(s: &str) -> bool {
     }
     if first.is_ascii_digit() || first == '.' || first == '+' {
         // numbers in other notations (1_000, 0755, 1e3) — quote to be safe
-        return !s.chars().all(|c| c.is_ascii_digit() || "._+-eE".contains(c));
+        let numeric_looking = s.chars().all(|c| c.is_ascii_digit() || "._+-eE".contains(c));
+        // a version such as 3.13.2 is never read as a number
+        return !numeric_looking || s.matches('.').count() >= 2;
     }
     true
 }
