@@ -38,6 +38,7 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         }),
         ("large_values", |s| Box::pin(large_values(s))),
         ("concurrent_writers", |s| Box::pin(concurrent_writers(s))),
+        ("list_matches_model", |s| Box::pin(list_matches_model(s))),
     ]
 }
 
@@ -375,4 +376,50 @@ pub async fn concurrent_writers(s: Arc<dyn Storage>) {
     let w = u64::from_be_bytes(shared[..].try_into().expect("8 bytes"));
     assert!(w < WRITERS);
     wipe(&*s, &["conc/shared"]).await;
+}
+
+/// `list` agrees with a naive model on a pseudo-random tree (names from a small alphabet that
+/// includes bytes sorting just before and after `/`), for every directory prefix.
+pub async fn list_matches_model(s: Arc<dyn Storage>) {
+    use std::collections::{BTreeMap, BTreeSet};
+    const ALPHABET: [&str; 6] = ["a", "a-", "a.", "a0", "b", "."];
+    let noise = pattern(99, 4 * 300);
+    let mut keys = BTreeSet::new();
+    for chunk in noise.chunks(4) {
+        let depth = 1 + usize::from(chunk[0] % 4);
+        let parts: Vec<&str> = chunk[..depth]
+            .iter()
+            .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()])
+            .collect();
+        keys.insert(format!("model/{}", parts.join("/")));
+    }
+    for k in &keys {
+        s.put(k, k.as_bytes().to_vec()).await.expect("put");
+    }
+    // Model: children of every directory prefix, computed from the full key set.
+    let mut model: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for k in &keys {
+        let mut start = 0;
+        while let Some(pos) = k[start..].find('/') {
+            let prefix = &k[..=start + pos];
+            let rest = &k[prefix.len()..];
+            let child = rest.find('/').map_or(rest, |i| &rest[..=i]);
+            model
+                .entry(prefix.to_owned())
+                .or_default()
+                .insert(child.to_owned());
+            start += pos + 1;
+        }
+    }
+    assert!(
+        model.len() > 20,
+        "the generated tree is too small to mean anything"
+    );
+    for (prefix, children) in &model {
+        let want: Vec<String> = children.iter().cloned().collect();
+        assert_eq!(s.list(prefix).await.expect("list"), want, "list {prefix}");
+    }
+    for k in &keys {
+        s.delete(k).await.expect("delete");
+    }
 }

@@ -12,9 +12,13 @@
 //! request cannot fail its neighbours.
 //!
 //! Reads use redb read transactions (MVCC snapshots; never blocked by the writer). `get` runs
-//! inline on the async task: a point lookup is a few B-tree pages, mostly in redb's cache, and
-//! measured at a few microseconds, well under the cost of a `spawn_blocking` hop. `list` scans
-//! an unbounded number of children, so it runs on the blocking pool.
+//! inline on the async task: a point lookup touches a few B-tree pages, mostly in redb's cache;
+//! `benches/put_throughput.rs` measured 1.9 µs per inline `get` (10k keys, 512 B values)
+//! against 12.9 µs for a bare `spawn_blocking` round trip, so a hop would cost more than the
+//! read. `list` scans an unbounded number of children, so it runs on the blocking pool.
+//!
+//! [`FileStorage::open`] is synchronous (it may run redb's crash recovery): call it at start-up,
+//! not on a request path.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::ops::Bound;
