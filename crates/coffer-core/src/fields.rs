@@ -2,8 +2,8 @@
 //! lists as comma-separated strings, booleans as "true"/"1". Engines declare a
 //! serde struct per operation and call [`parse`].
 
-use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer};
 use serde_json::Value;
 
 use crate::logical::{Error, Object};
@@ -31,10 +31,11 @@ pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
             .ok_or_else(|| de::Error::custom("value cannot be parsed as 'int'")),
-        Value::String(s) => number_from_str(&s)
-            .ok_or_else(|| de::Error::custom("value cannot be parsed as 'int'")),
+        Value::String(s) => {
+            number_from_str(&s).ok_or_else(|| de::Error::custom("value cannot be parsed as 'int'"))
+        }
         Value::Null => Ok(0),
-        other => Err(de::Error::custom("value cannot be parsed as 'int'")),
+        _ => Err(de::Error::custom("value cannot be parsed as 'int'")),
     }
 }
 
@@ -63,7 +64,7 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         },
         Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
         Value::Null => Ok(false),
-        other => Err(de::Error::custom("value cannot be parsed as 'bool'")),
+        _ => Err(de::Error::custom("value cannot be parsed as 'bool'")),
     }
 }
 
@@ -81,10 +82,10 @@ pub fn str_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
             .map(|v| match v {
                 Value::String(s) => Ok(s),
                 Value::Number(n) => Ok(n.to_string()),
-                other => Err(de::Error::custom("list items must be strings")),
+                _ => Err(de::Error::custom("list items must be strings")),
             })
             .collect::<Result<Vec<_>, _>>()?,
-        other => return Err(de::Error::custom("value cannot be parsed as 'slice'")),
+        _ => return Err(de::Error::custom("value cannot be parsed as 'slice'")),
     };
     Ok(items
         .into_iter()
@@ -104,7 +105,7 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Value::Null => Ok(String::new()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(de::Error::custom("value cannot be parsed as 'string'")),
+        _ => Err(de::Error::custom("value cannot be parsed as 'string'")),
     }
 }
 
@@ -152,7 +153,10 @@ mod tests {
 
     #[test]
     fn lenient_values() {
-        let s: Sample = parse(&obj(serde_json::json!({"version":"3","policies":"a, b","flag":"true"}))).unwrap();
+        let s: Sample = parse(&obj(
+            serde_json::json!({"version":"3","policies":"a, b","flag":"true"}),
+        ))
+        .unwrap();
         assert_eq!(s.version, 3);
         assert_eq!(s.policies, vec!["a", "b"]);
         assert!(s.flag);

@@ -22,7 +22,10 @@ pub struct AuditBroker {
 
 impl AuditBroker {
     pub fn add(&self, device: Arc<FileDevice>) {
-        self.devices.write().unwrap_or_else(|e| e.into_inner()).push(device);
+        self.devices
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(device);
     }
 
     pub fn remove(&self, path: &str) -> bool {
@@ -33,7 +36,10 @@ impl AuditBroker {
     }
 
     pub fn devices(&self) -> Vec<Arc<FileDevice>> {
-        self.devices.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.devices
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn device(&self, path: &str) -> Option<Arc<FileDevice>> {
@@ -41,7 +47,11 @@ impl AuditBroker {
     }
 
     pub fn is_enabled(&self) -> bool {
-        !self.devices.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+        !self
+            .devices
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// Writes one entry to every device; fails only when devices exist and none wrote it.
@@ -54,7 +64,9 @@ impl AuditBroker {
         for device in &devices {
             match device.log(entry) {
                 Ok(()) => written += 1,
-                Err(e) => tracing::error!(device = device.path(), error = %e, "audit device failed to write"),
+                Err(e) => {
+                    tracing::error!(device = device.path(), error = %e, "audit device failed to write")
+                }
             }
         }
         if written == 0 {

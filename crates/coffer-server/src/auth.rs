@@ -16,7 +16,7 @@ pub const AUTH_TYPES: &[&str] = &["userpass", "approle"];
 /// Builds the backend for an auth mount, or `None` for an unknown type.
 pub fn auth_backend(entry: &MountEntry) -> Option<Arc<dyn Backend>> {
     match entry.kind.as_str() {
-        "userpass" => Some(Arc::new(userpass::Userpass::default())),
+        "userpass" => Some(Arc::new(userpass::Userpass)),
         "approle" => Some(Arc::new(approle::AppRole::default())),
         _ => None,
     }

@@ -72,7 +72,9 @@ impl Barrier {
             Some(blob) => keyring
                 .decrypt(path, &blob)
                 .map(|plain| Some(plain.expose().to_vec()))
-                .map_err(|_| BarrierError::Decrypt { path: path.to_owned() }),
+                .map_err(|_| BarrierError::Decrypt {
+                    path: path.to_owned(),
+                }),
         }
     }
 
@@ -92,7 +94,10 @@ impl Barrier {
     }
 
     /// Atomically applies puts (encrypted here) and deletes.
-    pub async fn transaction(&self, ops: Vec<(String, Option<Vec<u8>>)>) -> Result<(), BarrierError> {
+    pub async fn transaction(
+        &self,
+        ops: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<(), BarrierError> {
         let keyring = self.keyring()?;
         let ops = ops
             .into_iter()
@@ -155,17 +160,26 @@ impl View {
         self.barrier.list(&self.key(prefix)).await
     }
 
-    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, BarrierError> {
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, BarrierError> {
         match self.get(key).await? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| BarrierError::Decode { path: self.key(key) }),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|_| BarrierError::Decode {
+                        path: self.key(key),
+                    })
+            }
         }
     }
 
     pub async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), BarrierError> {
-        let bytes = serde_json::to_vec(value).map_err(|_| BarrierError::Decode { path: self.key(key) })?;
+        let bytes = serde_json::to_vec(value).map_err(|_| BarrierError::Decode {
+            path: self.key(key),
+        })?;
         self.put(key, &bytes).await
     }
 

@@ -43,11 +43,18 @@ pub struct ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{file}: invalid HCL: {message}")]
     Syntax { file: String, message: String },
     #[error("{file}:{line}: {message}")]
-    Field { file: String, line: usize, message: String },
+    Field {
+        file: String,
+        line: usize,
+        message: String,
+    },
 }
 
 struct Ctx<'a> {
@@ -138,18 +145,32 @@ impl ServerConfig {
                     let key = attr.key.as_str();
                     let bad = |what: &str| ctx.err(key, format!("field {key:?} must be {what}"));
                     match key {
-                        "api_addr" => cfg.api_addr = Some(as_string(&attr.expr).ok_or_else(|| bad("a string"))?),
+                        "api_addr" => {
+                            cfg.api_addr =
+                                Some(as_string(&attr.expr).ok_or_else(|| bad("a string"))?)
+                        }
                         "log_level" => {
-                            let level = as_string(&attr.expr).ok_or_else(|| bad("a string"))?.to_lowercase();
-                            if !["trace", "debug", "info", "warn", "error"].contains(&level.as_str()) {
+                            let level = as_string(&attr.expr)
+                                .ok_or_else(|| bad("a string"))?
+                                .to_lowercase();
+                            if !["trace", "debug", "info", "warn", "error"]
+                                .contains(&level.as_str())
+                            {
                                 return Err(ctx.err(key, format!("unknown log_level {level:?}: use trace, debug, info, warn or error")));
                             }
                             cfg.log_level = level;
                         }
-                        "max_request_size" => cfg.max_request_size = as_size(&attr.expr).ok_or_else(|| bad("a number of bytes"))?,
-                        "unsafe_allow_api_audit_creation" => cfg.allow_api_audit = as_bool(&attr.expr).ok_or_else(|| bad("a boolean"))?,
-                        "ui" | "disable_mlock" | "cluster_addr" | "cluster_name" | "default_lease_ttl" | "max_lease_ttl" | "pid_file"
-                        | "log_format" | "disable_cache" => cfg.ignored.push(key.to_owned()),
+                        "max_request_size" => {
+                            cfg.max_request_size =
+                                as_size(&attr.expr).ok_or_else(|| bad("a number of bytes"))?
+                        }
+                        "unsafe_allow_api_audit_creation" => {
+                            cfg.allow_api_audit =
+                                as_bool(&attr.expr).ok_or_else(|| bad("a boolean"))?
+                        }
+                        "ui" | "disable_mlock" | "cluster_addr" | "cluster_name"
+                        | "default_lease_ttl" | "max_lease_ttl" | "pid_file" | "log_format"
+                        | "disable_cache" => cfg.ignored.push(key.to_owned()),
                         other => return Err(ctx.err(other, format!("unknown field {other:?}"))),
                     }
                 }
@@ -157,13 +178,17 @@ impl ServerConfig {
                     "listener" => cfg.listeners.push(parse_listener(&ctx, block)?),
                     "storage" | "backend" => {
                         if storage_seen {
-                            return Err(ctx.err("storage", "only one storage block is allowed".into()));
+                            return Err(
+                                ctx.err("storage", "only one storage block is allowed".into())
+                            );
                         }
                         storage_seen = true;
                         cfg.storage = parse_storage(&ctx, block)?;
                     }
                     "audit" => cfg.audit.push(parse_audit(&ctx, block)?),
-                    "telemetry" | "seal" if block.body.iter().next().is_none() => cfg.ignored.push(block.identifier.to_string()),
+                    "telemetry" | "seal" if block.body.iter().next().is_none() => {
+                        cfg.ignored.push(block.identifier.to_string())
+                    }
                     other => return Err(ctx.err(other, format!("unknown block {other:?}"))),
                 },
             }
@@ -193,7 +218,15 @@ fn label(block: &Block, i: usize) -> Option<&str> {
 fn parse_listener(ctx: &Ctx<'_>, block: &Block) -> Result<ListenerConfig, ConfigError> {
     match label(block, 0) {
         Some("tcp") => {}
-        other => return Err(ctx.err("listener", format!("unsupported listener type {:?}: only \"tcp\"", other.unwrap_or("")))),
+        other => {
+            return Err(ctx.err(
+                "listener",
+                format!(
+                    "unsupported listener type {:?}: only \"tcp\"",
+                    other.unwrap_or("")
+                ),
+            ));
+        }
     }
     let mut l = ListenerConfig {
         address: "127.0.0.1:8200".into(),
@@ -209,18 +242,33 @@ fn parse_listener(ctx: &Ctx<'_>, block: &Block) -> Result<ListenerConfig, Config
         match key {
             "address" => l.address = as_string(&attr.expr).ok_or_else(|| bad("a string"))?,
             "tls_disable" => l.tls_disable = as_bool(&attr.expr).ok_or_else(|| bad("a boolean"))?,
-            "tls_cert_file" => l.tls_cert_file = Some(as_string(&attr.expr).ok_or_else(|| bad("a path"))?.into()),
-            "tls_key_file" => l.tls_key_file = Some(as_string(&attr.expr).ok_or_else(|| bad("a path"))?.into()),
+            "tls_cert_file" => {
+                l.tls_cert_file = Some(as_string(&attr.expr).ok_or_else(|| bad("a path"))?.into())
+            }
+            "tls_key_file" => {
+                l.tls_key_file = Some(as_string(&attr.expr).ok_or_else(|| bad("a path"))?.into())
+            }
             "tls_min_version" => {
                 let v = as_string(&attr.expr).ok_or_else(|| bad("a string"))?;
                 if v != "tls12" && v != "tls13" {
-                    return Err(ctx.err(key, format!("unsupported tls_min_version {v:?}: use \"tls12\" or \"tls13\"")));
+                    return Err(ctx.err(
+                        key,
+                        format!("unsupported tls_min_version {v:?}: use \"tls12\" or \"tls13\""),
+                    ));
                 }
                 l.tls_min_version = v;
             }
-            "max_request_size" => l.max_request_size = Some(as_size(&attr.expr).ok_or_else(|| bad("a number of bytes"))?),
+            "max_request_size" => {
+                l.max_request_size =
+                    Some(as_size(&attr.expr).ok_or_else(|| bad("a number of bytes"))?)
+            }
             "cluster_address" | "proxy_protocol_behavior" => {}
-            other => return Err(ctx.err(other, format!("unknown field {other:?} in listener \"tcp\""))),
+            other => {
+                return Err(ctx.err(
+                    other,
+                    format!("unknown field {other:?} in listener \"tcp\""),
+                ));
+            }
         }
     }
     if let Some(block) = block.body.blocks().next() {
@@ -228,7 +276,10 @@ fn parse_listener(ctx: &Ctx<'_>, block: &Block) -> Result<ListenerConfig, Config
         return Err(ctx.err(name, format!("unknown block {name:?} in listener \"tcp\"")));
     }
     if !l.tls_disable && (l.tls_cert_file.is_none() || l.tls_key_file.is_none()) {
-        return Err(ctx.err("listener", "listener \"tcp\" needs tls_cert_file and tls_key_file, or tls_disable = true".into()));
+        return Err(ctx.err(
+            "listener",
+            "listener \"tcp\" needs tls_cert_file and tls_key_file, or tls_disable = true".into(),
+        ));
     }
     Ok(l)
 }
@@ -239,7 +290,10 @@ fn parse_storage(ctx: &Ctx<'_>, block: &Block) -> Result<StorageConfig, ConfigEr
     match kind {
         "inmem" => {
             if let Some(a) = attrs.first() {
-                return Err(ctx.err(a.key.as_str(), format!("unknown field {:?} in storage \"inmem\"", a.key.as_str())));
+                return Err(ctx.err(
+                    a.key.as_str(),
+                    format!("unknown field {:?} in storage \"inmem\"", a.key.as_str()),
+                ));
             }
             Ok(StorageConfig::Memory)
         }
@@ -249,20 +303,35 @@ fn parse_storage(ctx: &Ctx<'_>, block: &Block) -> Result<StorageConfig, ConfigEr
                 match attr.key.as_str() {
                     "path" => path = as_string(&attr.expr),
                     "node_id" if kind == "raft" => {}
-                    other => return Err(ctx.err(other, format!("unknown field {other:?} in storage {kind:?}"))),
+                    other => {
+                        return Err(ctx.err(
+                            other,
+                            format!("unknown field {other:?} in storage {kind:?}"),
+                        ));
+                    }
                 }
             }
-            let path = path.ok_or_else(|| ctx.err("storage", format!("storage {kind:?} needs path = \"DIR\"")))?;
+            let path = path.ok_or_else(|| {
+                ctx.err("storage", format!("storage {kind:?} needs path = \"DIR\""))
+            })?;
             Ok(StorageConfig::File { path: path.into() })
         }
-        other => Err(ctx.err("storage", format!("unsupported storage type {other:?}: use \"file\" (embedded, durable) or \"inmem\""))),
+        other => Err(ctx.err(
+            "storage",
+            format!(
+                "unsupported storage type {other:?}: use \"file\" (embedded, durable) or \"inmem\""
+            ),
+        )),
     }
 }
 
 fn parse_audit(ctx: &Ctx<'_>, block: &Block) -> Result<FileDeviceConfig, ConfigError> {
     let kind = label(block, 0).unwrap_or("");
     if kind != "file" {
-        return Err(ctx.err("audit", format!("unsupported audit device type {kind:?}: only \"file\"")));
+        return Err(ctx.err(
+            "audit",
+            format!("unsupported audit device type {kind:?}: only \"file\""),
+        ));
     }
     let path = label(block, 1).unwrap_or(kind).trim_matches('/').to_owned() + "/";
     let mut device = FileDeviceConfig {
@@ -271,16 +340,27 @@ fn parse_audit(ctx: &Ctx<'_>, block: &Block) -> Result<FileDeviceConfig, ConfigE
         ..FileDeviceConfig::default()
     };
     let mut apply = |key: &str, expr: &Expression| -> Result<(), ConfigError> {
-        let value = as_string(expr).ok_or_else(|| ctx.err(key, format!("audit option {key:?} must be a string")))?;
+        let value = as_string(expr)
+            .ok_or_else(|| ctx.err(key, format!("audit option {key:?} must be a string")))?;
         match key {
             "file_path" | "path" if !value.is_empty() => device.file_path = value,
             "log_raw" => device.log_raw = value == "true",
             "hmac_accessor" => device.hmac_accessor = value != "false",
             "prefix" => device.prefix = value,
-            "mode" => device.mode = Some(u32::from_str_radix(&value, 8).map_err(|_| ctx.err(key, format!("audit mode {value:?} must be octal")))?),
+            "mode" => {
+                device.mode = Some(
+                    u32::from_str_radix(&value, 8)
+                        .map_err(|_| ctx.err(key, format!("audit mode {value:?} must be octal")))?,
+                )
+            }
             "description" => device.description = value,
             "format" if value == "json" => {}
-            "format" => return Err(ctx.err(key, format!("unsupported audit format {value:?}: only \"json\""))),
+            "format" => {
+                return Err(ctx.err(
+                    key,
+                    format!("unsupported audit format {value:?}: only \"json\""),
+                ));
+            }
             "local" => {}
             other => return Err(ctx.err(other, format!("unknown audit option {other:?}"))),
         }
@@ -299,7 +379,10 @@ fn parse_audit(ctx: &Ctx<'_>, block: &Block) -> Result<FileDeviceConfig, ConfigE
         }
     }
     if device.file_path.is_empty() {
-        return Err(ctx.err("audit", "audit \"file\" needs options { file_path = \"...\" } (a path or \"stdout\")".into()));
+        return Err(ctx.err(
+            "audit",
+            "audit \"file\" needs options { file_path = \"...\" } (a path or \"stdout\")".into(),
+        ));
     }
     Ok(device)
 }
@@ -330,7 +413,12 @@ audit "file" "main" {
         let c = ServerConfig::parse("c.hcl", text).unwrap();
         assert_eq!(c.listeners[0].address, "127.0.0.1:8200");
         assert!(c.listeners[0].tls_disable);
-        assert_eq!(c.storage, StorageConfig::File { path: "/tmp/coffer".into() });
+        assert_eq!(
+            c.storage,
+            StorageConfig::File {
+                path: "/tmp/coffer".into()
+            }
+        );
         assert_eq!(c.audit[0].path, "main/");
         assert_eq!(c.audit[0].file_path, "/tmp/audit.log");
         assert_eq!(c.log_level, "debug");
@@ -341,9 +429,16 @@ audit "file" "main" {
         let text = "listener \"tcp\" {\n  address = \"x\"\n  tls_disable = true\n  bogus = 1\n}\nstorage \"inmem\" {}\n";
         let e = ServerConfig::parse("c.hcl", text).unwrap_err().to_string();
         assert_eq!(e, "c.hcl:4: unknown field \"bogus\" in listener \"tcp\"");
-        let e = ServerConfig::parse("c.hcl", "nope \"x\" {}\n").unwrap_err().to_string();
+        let e = ServerConfig::parse("c.hcl", "nope \"x\" {}\n")
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "c.hcl:1: unknown block \"nope\"");
-        let e = ServerConfig::parse("c.hcl", "listener \"tcp\" {\n address = \"x\"\n}\nstorage \"inmem\" {}\n").unwrap_err().to_string();
+        let e = ServerConfig::parse(
+            "c.hcl",
+            "listener \"tcp\" {\n address = \"x\"\n}\nstorage \"inmem\" {}\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("tls_cert_file"), "{e}");
     }
 }

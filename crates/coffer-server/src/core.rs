@@ -51,7 +51,10 @@ pub struct Active {
 
 impl Active {
     pub fn mount_table(&self) -> Arc<MountTable> {
-        self.mounts.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.mounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -117,15 +120,22 @@ impl Core {
     }
 
     pub fn is_sealed(&self) -> bool {
-        self.active.read().unwrap_or_else(|e| e.into_inner()).is_none()
+        self.active
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 
     pub fn cluster_name(&self) -> String {
-        self.active().map(|a| a.cluster.name.clone()).unwrap_or_default()
+        self.active()
+            .map(|a| a.cluster.name.clone())
+            .unwrap_or_default()
     }
 
     pub fn cluster_id(&self) -> String {
-        self.active().map(|a| a.cluster.id.clone()).unwrap_or_default()
+        self.active()
+            .map(|a| a.cluster.id.clone())
+            .unwrap_or_default()
     }
 
     pub async fn seal_config(&self) -> Result<Option<SealConfig>> {
@@ -146,7 +156,11 @@ impl Core {
     }
 
     /// `sys/init`: returns the unseal key shares and the initial root token; the server stays sealed.
-    pub async fn initialize(&self, shares: u8, threshold: u8) -> Result<(Vec<SecretBytes>, String)> {
+    pub async fn initialize(
+        &self,
+        shares: u8,
+        threshold: u8,
+    ) -> Result<(Vec<SecretBytes>, String)> {
         let _guard = self.lifecycle.lock().await;
         let init = seal::initialize(&self.barrier, shares, threshold).await?;
         let unlocked = seal::open_keyring(&self.barrier, &init.unseal_key).await?;
@@ -157,7 +171,10 @@ impl Core {
     }
 
     /// Dev mode: initialise with one share, unseal, create the chosen root token.
-    pub async fn initialize_dev(&self, root_token_id: Option<String>) -> Result<(SecretBytes, String)> {
+    pub async fn initialize_dev(
+        &self,
+        root_token_id: Option<String>,
+    ) -> Result<(SecretBytes, String)> {
         let _guard = self.lifecycle.lock().await;
         let init = seal::initialize(&self.barrier, 1, 1).await?;
         let unlocked = seal::open_keyring(&self.barrier, &init.unseal_key).await?;
@@ -235,7 +252,8 @@ impl Core {
             )
             .await?,
         );
-        let policies = Arc::new(PolicyStore::open(View::new(self.barrier.clone(), "sys/policy/")).await?);
+        let policies =
+            Arc::new(PolicyStore::open(View::new(self.barrier.clone(), "sys/policy/")).await?);
         let audit = AuditBroker::default();
         for device in &self.config.audit_devices {
             audit.add(self.open_audit_device(device.clone()).await?);
@@ -287,13 +305,21 @@ impl Core {
     }
 
     async fn stored_audit_devices(&self) -> Result<Vec<FileDeviceConfig>> {
-        let stored: Option<Vec<StoredAudit>> = View::new(self.barrier.clone(), "").get_json("core/audit").await?;
-        Ok(stored.unwrap_or_default().into_iter().map(Into::into).collect())
+        let stored: Option<Vec<StoredAudit>> = View::new(self.barrier.clone(), "")
+            .get_json("core/audit")
+            .await?;
+        Ok(stored
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub async fn persist_api_audit_devices(&self, devices: &[FileDeviceConfig]) -> Result<()> {
         let stored: Vec<StoredAudit> = devices.iter().map(StoredAudit::from).collect();
-        View::new(self.barrier.clone(), "").put_json("core/audit", &stored).await?;
+        View::new(self.barrier.clone(), "")
+            .put_json("core/audit", &stored)
+            .await?;
         Ok(())
     }
 

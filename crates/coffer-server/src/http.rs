@@ -59,14 +59,27 @@ fn parse_body(bytes: &Bytes, headers: &HeaderMap) -> Result<(Object, bool), Erro
     if form && bytes.first() != Some(&b'{') {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
             .map_err(|e| Error::bad_request(format!("failed to parse form input: {e}")))?;
-        return Ok((pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect(), false));
+        return Ok((
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+            false,
+        ));
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok((map, false)),
         Ok(Value::Null) => Ok((Object::new(), true)),
-        Ok(_) => Err(Error::bad_request("failed to decode JSON input: the body must be a JSON object")),
-        Err(e) if e.is_eof() => Err(Error::bad_request("failed to decode JSON input: unexpected EOF")),
-        Err(e) => Err(Error::bad_request(format!("failed to decode JSON input: {}", e.classify_message()))),
+        Ok(_) => Err(Error::bad_request(
+            "failed to decode JSON input: the body must be a JSON object",
+        )),
+        Err(e) if e.is_eof() => Err(Error::bad_request(
+            "failed to decode JSON input: unexpected EOF",
+        )),
+        Err(e) => Err(Error::bad_request(format!(
+            "failed to decode JSON input: {}",
+            e.classify_message()
+        ))),
     }
 }
 
@@ -77,17 +90,30 @@ trait ClassifyMessage {
 impl ClassifyMessage for serde_json::Error {
     fn classify_message(&self) -> String {
         match self.classify() {
-            serde_json::error::Category::Syntax => format!("invalid character at line {} column {}", self.line(), self.column()),
+            serde_json::error::Category::Syntax => format!(
+                "invalid character at line {} column {}",
+                self.line(),
+                self.column()
+            ),
             serde_json::error::Category::Data => "invalid value".into(),
             _ => "malformed input".into(),
         }
     }
 }
 
-async fn handle(State(core): State<Arc<Core>>, ConnectInfo(remote): ConnectInfo<SocketAddr>, req: Request<Body>) -> Response {
+async fn handle(
+    State(core): State<Arc<Core>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().strip_prefix("/v1/").unwrap_or("").to_owned();
+    let path = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/")
+        .unwrap_or("")
+        .to_owned();
     let mount_label = metric_mount(&path);
     let resp = match into_raw(&core, remote, req).await {
         Ok(raw) => {
@@ -106,7 +132,8 @@ async fn handle(State(core): State<Arc<Core>>, ConnectInfo(remote): ConnectInfo<
     };
     let status = resp.status().as_u16().to_string();
     metrics::counter!("coffer_http_requests_total", "mount" => mount_label.clone(), "method" => method.as_str().to_owned(), "status" => status).increment(1);
-    metrics::histogram!("coffer_http_request_duration_seconds", "mount" => mount_label).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("coffer_http_request_duration_seconds", "mount" => mount_label)
+        .record(started.elapsed().as_secs_f64());
     resp
 }
 
@@ -120,7 +147,11 @@ fn metric_mount(path: &str) -> String {
     }
 }
 
-async fn into_raw(core: &Core, remote: SocketAddr, req: Request<Body>) -> Result<RawRequest, Error> {
+async fn into_raw(
+    core: &Core,
+    remote: SocketAddr,
+    req: Request<Body>,
+) -> Result<RawRequest, Error> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
     let query = query_pairs(parts.uri.query());
@@ -132,7 +163,10 @@ async fn into_raw(core: &Core, remote: SocketAddr, req: Request<Body>) -> Result
         "DELETE" => Operation::Delete,
         "LIST" => Operation::List,
         "PATCH" => {
-            let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+            let Some(ct) = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+            else {
                 return Err(Error::bad_request("mime: no media type"));
             };
             if !ct.starts_with("application/merge-patch+json") {
@@ -143,13 +177,20 @@ async fn into_raw(core: &Core, remote: SocketAddr, req: Request<Body>) -> Result
         _ => return Err(Error::Status(405, String::new())),
     };
     if headers.contains_key("x-vault-wrap-ttl") {
-        return Err(Error::bad_request("response wrapping (X-Vault-Wrap-TTL) is not supported by this server yet"));
+        return Err(Error::bad_request(
+            "response wrapping (X-Vault-Wrap-TTL) is not supported by this server yet",
+        ));
     }
     // Authenticate before reading the body where possible: an unknown token on a
     // non-login path is refused without parsing anything it sent.
     let limit = core.config().max_request_size;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| Error::TooLarge)?;
-    let (mut data, null_body) = if matches!(operation, Operation::Create | Operation::Patch | Operation::Delete) {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::TooLarge)?;
+    let (mut data, null_body) = if matches!(
+        operation,
+        Operation::Create | Operation::Patch | Operation::Delete
+    ) {
         parse_body(&bytes, headers)?
     } else {
         (Object::new(), false)
@@ -179,14 +220,21 @@ fn percent_decode(path: &str) -> Result<String, Error> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             match hex {
                 Some(b) => {
                     out.push(b);
                     i += 3;
                     continue;
                 }
-                None => return Err(Error::bad_request("invalid percent-encoding in request path")),
+                None => {
+                    return Err(Error::bad_request(
+                        "invalid percent-encoding in request path",
+                    ));
+                }
             }
         }
         out.push(bytes[i]);
@@ -205,7 +253,10 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("secret/data/a%2Fb").unwrap(), "secret/data/a/b");
+        assert_eq!(
+            percent_decode("secret/data/a%2Fb").unwrap(),
+            "secret/data/a/b"
+        );
         assert_eq!(percent_decode("a/%2e%2e/b").unwrap(), "a/../b");
         assert!(percent_decode("a%zz").is_err());
     }
@@ -213,10 +264,17 @@ mod tests {
     #[test]
     fn body_parsing() {
         let h = HeaderMap::new();
-        assert_eq!(parse_body(&Bytes::from_static(b"null"), &h).unwrap().1, true);
-        assert!(parse_body(&Bytes::from_static(b""), &h).unwrap().0.is_empty());
+        assert!(parse_body(&Bytes::from_static(b"null"), &h).unwrap().1);
+        assert!(
+            parse_body(&Bytes::from_static(b""), &h)
+                .unwrap()
+                .0
+                .is_empty()
+        );
         assert_eq!(
-            parse_body(&Bytes::from_static(b"{"), &h).unwrap_err().to_string(),
+            parse_body(&Bytes::from_static(b"{"), &h)
+                .unwrap_err()
+                .to_string(),
             "failed to decode JSON input: unexpected EOF"
         );
         assert!(parse_body(&Bytes::from_static(b"[1]"), &h).is_err());

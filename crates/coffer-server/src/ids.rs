@@ -39,7 +39,9 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 pub fn rfc3339_unix(secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(secs).map(rfc3339).unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map(rfc3339)
+        .unwrap_or_default()
 }
 
 /// Short random hex suffix used in mount accessors (`kv_1a2b3c4d`).

@@ -11,7 +11,10 @@ use crate::{VERSION, ids, seal};
 
 /// Paths served here, before sealing and token checks.
 pub fn is_lifecycle_path(path: &str) -> bool {
-    matches!(path, "sys/init" | "sys/seal-status" | "sys/unseal" | "sys/health" | "sys/leader")
+    matches!(
+        path,
+        "sys/init" | "sys/seal-status" | "sys/unseal" | "sys/health" | "sys/leader"
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -40,13 +43,20 @@ pub async fn handle(core: &Core, path: &str, op: Operation, data: &Object) -> Re
         }
         ("sys/init", Operation::Create | Operation::Update) => {
             let f: InitFields = fields::parse(data)?;
-            let shares = u8::try_from(f.secret_shares).map_err(|_| Error::bad_request("secret_shares must be at most 255"))?;
-            let threshold = u8::try_from(f.secret_threshold).map_err(|_| Error::bad_request("secret_threshold must be at most 255"))?;
+            let shares = u8::try_from(f.secret_shares)
+                .map_err(|_| Error::bad_request("secret_shares must be at most 255"))?;
+            let threshold = u8::try_from(f.secret_threshold)
+                .map_err(|_| Error::bad_request("secret_threshold must be at most 255"))?;
             let (keys, root_token) = core.initialize(shares, threshold).await?;
             use base64::Engine;
             let hex_keys: Vec<String> = keys.iter().map(|k| hex::encode(k.expose())).collect();
-            let b64_keys: Vec<String> = keys.iter().map(|k| base64::engine::general_purpose::STANDARD.encode(k.expose())).collect();
-            Ok(Response::raw(json!({"keys": hex_keys, "keys_base64": b64_keys, "root_token": root_token})))
+            let b64_keys: Vec<String> = keys
+                .iter()
+                .map(|k| base64::engine::general_purpose::STANDARD.encode(k.expose()))
+                .collect();
+            Ok(Response::raw(
+                json!({"keys": hex_keys, "keys_base64": b64_keys, "root_token": root_token}),
+            ))
         }
         ("sys/seal-status", Operation::Read) => Ok(Response::raw(seal_status(core).await?)),
         ("sys/unseal", Operation::Create | Operation::Update) => {
@@ -55,7 +65,9 @@ pub async fn handle(core: &Core, path: &str, op: Operation, data: &Object) -> Re
                 core.reset_unseal().await;
             } else {
                 if f.key.is_empty() {
-                    return Err(Error::bad_request("'key' must be specified in request body as JSON, or 'reset' set to true"));
+                    return Err(Error::bad_request(
+                        "'key' must be specified in request body as JSON, or 'reset' set to true",
+                    ));
                 }
                 let share = seal::decode_share(&f.key)?;
                 core.submit_unseal_share(share).await?;
@@ -106,7 +118,10 @@ fn status_param(data: &Object, name: &str, default: u16) -> Result<u16> {
     match data.get(name) {
         None => Ok(default),
         Some(v) => {
-            let s = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            let s = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             s.parse::<u16>()
                 .ok()
                 .filter(|c| (100..=599).contains(c))
@@ -122,7 +137,13 @@ async fn health(core: &Core, data: &Object) -> Result<Response> {
     let sealed_code = status_param(data, "sealedcode", 503)?;
     let active = status_param(data, "activecode", 200)?;
     // Validate the other documented codes even though this server is never a standby.
-    for name in ["standbycode", "drsecondarycode", "performancestandbycode", "removedcode", "haunhealthycode"] {
+    for name in [
+        "standbycode",
+        "drsecondarycode",
+        "performancestandbycode",
+        "removedcode",
+        "haunhealthycode",
+    ] {
         status_param(data, name, 200)?;
     }
     let code = if !initialized {
@@ -132,7 +153,11 @@ async fn health(core: &Core, data: &Object) -> Result<Response> {
     } else {
         active
     };
-    let replication = if initialized && !sealed { "disabled" } else { "unknown" };
+    let replication = if initialized && !sealed {
+        "disabled"
+    } else {
+        "unknown"
+    };
     let mut body = json!({
         "initialized": initialized,
         "sealed": sealed,

@@ -147,8 +147,12 @@ pub struct MountTable {
 impl MountTable {
     pub fn insert(&mut self, m: Mounted) {
         self.mounts.push(m);
-        self.mounts
-            .sort_by(|a, b| b.entry.route_prefix().len().cmp(&a.entry.route_prefix().len()));
+        self.mounts.sort_by(|a, b| {
+            b.entry
+                .route_prefix()
+                .len()
+                .cmp(&a.entry.route_prefix().len())
+        });
     }
 
     pub fn remove(&mut self, route_prefix: &str) -> Option<Mounted> {
@@ -168,7 +172,9 @@ impl MountTable {
     }
 
     pub fn get(&self, route_prefix: &str) -> Option<&Mounted> {
-        self.mounts.iter().find(|m| m.entry.route_prefix() == route_prefix)
+        self.mounts
+            .iter()
+            .find(|m| m.entry.route_prefix() == route_prefix)
     }
 
     pub fn entries(&self, class: MountClass) -> Vec<&MountEntry> {
@@ -197,7 +203,9 @@ pub fn normalize_path(path: &str) -> Result<String> {
     if p.is_empty() {
         return Err(Error::bad_request("missing mount path"));
     }
-    if p.split('/').any(|seg| seg == ".." || seg == "." || seg.is_empty()) {
+    if p.split('/')
+        .any(|seg| seg == ".." || seg == "." || seg.is_empty())
+    {
         return Err(Error::bad_request(format!("invalid mount path {path:?}")));
     }
     Ok(format!("{p}/"))

@@ -134,12 +134,12 @@ impl PolicyStore {
         let parsed = Policy::parse(&name, &text).map_err(|e| Error::bad_request(e.to_string()))?;
         let current = self.get(&name).await?;
         let version = current.as_ref().map_or(0, |p| p.version);
-        if let Some(cas) = cas {
-            if cas != version {
-                return Err(Error::bad_request(format!(
-                    "check-and-set parameter {cas} did not match the current version {version}"
-                )));
-            }
+        if let Some(cas) = cas
+            && cas != version
+        {
+            return Err(Error::bad_request(format!(
+                "check-and-set parameter {cas} did not match the current version {version}"
+            )));
         }
         let stored = StoredPolicy {
             name: name.clone(),
@@ -148,7 +148,10 @@ impl PolicyStore {
             modified: ids::rfc3339_now(),
         };
         self.view.put_json(&name, &stored).await?;
-        self.parsed.write().unwrap_or_else(|e| e.into_inner()).insert(name, parsed);
+        self.parsed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, parsed);
         self.acls.write().unwrap_or_else(|e| e.into_inner()).clear();
         Ok(())
     }
@@ -160,14 +163,22 @@ impl PolicyStore {
             _ => {}
         }
         self.view.delete(name).await?;
-        self.parsed.write().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.parsed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
         self.acls.write().unwrap_or_else(|e| e.into_inner()).clear();
         Ok(())
     }
 
     /// The compiled ACL for a token's policies (cached per policy set).
     pub async fn acl(&self, policies: &[String]) -> Result<Arc<Acl>> {
-        if let Some(acl) = self.acls.read().unwrap_or_else(|e| e.into_inner()).get(policies) {
+        if let Some(acl) = self
+            .acls
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(policies)
+        {
             return Ok(acl.clone());
         }
         let acl = if policies.iter().any(|p| p == "root") {
@@ -190,13 +201,19 @@ impl PolicyStore {
     }
 
     async fn parsed_policy(&self, name: &str) -> Result<Option<Policy>> {
-        if let Some(p) = self.parsed.read().unwrap_or_else(|e| e.into_inner()).get(name) {
+        if let Some(p) = self
+            .parsed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
             return Ok(Some(p.clone()));
         }
         let Some(stored) = self.get(name).await? else {
             return Ok(None);
         };
-        let parsed = Policy::parse(name, &stored.policy).map_err(|e| Error::internal(format!("stored policy {name:?} is invalid: {e}")))?;
+        let parsed = Policy::parse(name, &stored.policy)
+            .map_err(|e| Error::internal(format!("stored policy {name:?} is invalid: {e}")))?;
         self.parsed
             .write()
             .unwrap_or_else(|e| e.into_inner())

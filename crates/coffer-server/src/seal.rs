@@ -55,7 +55,12 @@ impl Progress {
 }
 
 pub async fn config(barrier: &Barrier) -> Result<Option<SealConfig>, Error> {
-    match barrier.physical().get(SEAL_CONFIG).await.map_err(Error::internal)? {
+    match barrier
+        .physical()
+        .get(SEAL_CONFIG)
+        .await
+        .map_err(Error::internal)?
+    {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -76,11 +81,16 @@ pub async fn initialize(barrier: &Barrier, shares: u8, threshold: u8) -> Result<
     let key_shares = if shares == 1 {
         vec![unseal_key.clone()]
     } else {
-        shamir::split(unseal_key.expose(), shares, threshold).map_err(|e| Error::bad_request(e.to_string()))?
+        shamir::split(unseal_key.expose(), shares, threshold)
+            .map_err(|e| Error::bad_request(e.to_string()))?
     };
     let physical = barrier.physical();
     let wrapped_root = aead::seal(key32(&unseal_key)?, ROOT_KEY.as_bytes(), root_key.expose());
-    let wrapped_keyring = aead::seal(key32(&root_key)?, KEYRING.as_bytes(), keyring.to_bytes().expose());
+    let wrapped_keyring = aead::seal(
+        key32(&root_key)?,
+        KEYRING.as_bytes(),
+        keyring.to_bytes().expose(),
+    );
     let cfg = SealConfig {
         kind: "shamir".into(),
         secret_shares: shares,
@@ -89,30 +99,50 @@ pub async fn initialize(barrier: &Barrier, shares: u8, threshold: u8) -> Result<
     let cfg = serde_json::to_vec(&cfg).map_err(Error::internal)?;
     physical
         .transaction(vec![
-            coffer_storage::TxnOp::Put { key: ROOT_KEY.into(), value: wrapped_root },
-            coffer_storage::TxnOp::Put { key: KEYRING.into(), value: wrapped_keyring },
-            coffer_storage::TxnOp::Put { key: SEAL_CONFIG.into(), value: cfg },
+            coffer_storage::TxnOp::Put {
+                key: ROOT_KEY.into(),
+                value: wrapped_root,
+            },
+            coffer_storage::TxnOp::Put {
+                key: KEYRING.into(),
+                value: wrapped_keyring,
+            },
+            coffer_storage::TxnOp::Put {
+                key: SEAL_CONFIG.into(),
+                value: cfg,
+            },
         ])
         .await
         .map_err(Error::internal)?;
-    Ok(InitResult { shares: key_shares, unseal_key })
+    Ok(InitResult {
+        shares: key_shares,
+        unseal_key,
+    })
 }
 
 fn validate(shares: u8, threshold: u8) -> Result<(), Error> {
     if shares == 0 || threshold == 0 {
-        return Err(Error::bad_request("invalid seal configuration: secret shares and threshold must be at least 1"));
+        return Err(Error::bad_request(
+            "invalid seal configuration: secret shares and threshold must be at least 1",
+        ));
     }
     if threshold > shares {
-        return Err(Error::bad_request("invalid seal configuration: threshold cannot be larger than shares"));
+        return Err(Error::bad_request(
+            "invalid seal configuration: threshold cannot be larger than shares",
+        ));
     }
     if shares > 1 && threshold < 2 {
-        return Err(Error::bad_request("invalid seal configuration: threshold must be greater than one for multiple shares"));
+        return Err(Error::bad_request(
+            "invalid seal configuration: threshold must be greater than one for multiple shares",
+        ));
     }
     Ok(())
 }
 
 fn key32(key: &SecretBytes) -> Result<&[u8; 32], Error> {
-    key.expose().try_into().map_err(|_| Error::bad_request("unseal key has the wrong length"))
+    key.expose()
+        .try_into()
+        .map_err(|_| Error::bad_request("unseal key has the wrong length"))
 }
 
 /// Decodes a share given as hex or base64.
@@ -141,7 +171,9 @@ pub async fn submit_share(
     progress: &mut Progress,
     share: SecretBytes,
 ) -> Result<Option<Unlocked>, Error> {
-    let cfg = config(barrier).await?.ok_or_else(|| Error::bad_request("Vault is not initialized"))?;
+    let cfg = config(barrier)
+        .await?
+        .ok_or_else(|| Error::bad_request("Vault is not initialized"))?;
     if progress.shares.iter().any(|s| s.ct_eq(share.expose())) {
         return Ok(None);
     }
@@ -160,7 +192,9 @@ pub async fn submit_share(
             Ok(k) => k,
             Err(e) => {
                 progress.reset();
-                return Err(Error::bad_request(format!("failed to combine unseal key shares: {e}")));
+                return Err(Error::bad_request(format!(
+                    "failed to combine unseal key shares: {e}"
+                )));
             }
         }
     };
@@ -172,17 +206,46 @@ pub async fn submit_share(
 pub async fn open_keyring(barrier: &Barrier, unseal_key: &SecretBytes) -> Result<Unlocked, Error> {
     let physical = barrier.physical();
     let wrong = || Error::bad_request("Error unsealing: cipher: message authentication failed");
-    let wrapped_root = physical.get(ROOT_KEY).await.map_err(Error::internal)?.ok_or_else(wrong)?;
-    let root = aead::open(key32(unseal_key).map_err(|_| wrong())?, ROOT_KEY.as_bytes(), &wrapped_root).map_err(|_| wrong())?;
-    let wrapped_keyring = physical.get(KEYRING).await.map_err(Error::internal)?.ok_or_else(wrong)?;
+    let wrapped_root = physical
+        .get(ROOT_KEY)
+        .await
+        .map_err(Error::internal)?
+        .ok_or_else(wrong)?;
+    let root = aead::open(
+        key32(unseal_key).map_err(|_| wrong())?,
+        ROOT_KEY.as_bytes(),
+        &wrapped_root,
+    )
+    .map_err(|_| wrong())?;
+    let wrapped_keyring = physical
+        .get(KEYRING)
+        .await
+        .map_err(Error::internal)?
+        .ok_or_else(wrong)?;
     let keyring_bytes = aead::open(key32(&root)?, KEYRING.as_bytes(), &wrapped_keyring)
         .map_err(|_| Error::internal("keyring could not be opened with the root key"))?;
-    let keyring = Keyring::from_bytes(keyring_bytes.expose()).map_err(|_| Error::internal("keyring in storage is malformed"))?;
-    Ok(Unlocked { root_key: root, keyring: Arc::new(keyring) })
+    let keyring = Keyring::from_bytes(keyring_bytes.expose())
+        .map_err(|_| Error::internal("keyring in storage is malformed"))?;
+    Ok(Unlocked {
+        root_key: root,
+        keyring: Arc::new(keyring),
+    })
 }
 
 /// Persists a rotated keyring under the root key (needs the unseal key's root key).
-pub async fn store_keyring(barrier: &Barrier, root_key: &SecretBytes, keyring: &Keyring) -> Result<(), Error> {
-    let wrapped = aead::seal(key32(root_key)?, KEYRING.as_bytes(), keyring.to_bytes().expose());
-    barrier.physical().put(KEYRING, wrapped).await.map_err(Error::internal)
+pub async fn store_keyring(
+    barrier: &Barrier,
+    root_key: &SecretBytes,
+    keyring: &Keyring,
+) -> Result<(), Error> {
+    let wrapped = aead::seal(
+        key32(root_key)?,
+        KEYRING.as_bytes(),
+        keyring.to_bytes().expose(),
+    );
+    barrier
+        .physical()
+        .put(KEYRING, wrapped)
+        .await
+        .map_err(Error::internal)
 }

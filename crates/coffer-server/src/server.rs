@@ -20,7 +20,10 @@ use crate::core::{Core, CoreConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
     #[error("cannot load TLS files for listener {address}: {message}")]
     Tls { address: String, message: String },
     #[error("cannot open storage: {0}")]
@@ -31,9 +34,14 @@ pub enum ServerError {
 
 /// The process-wide Prometheus recorder (installed once).
 pub fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
+    static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        OnceLock::new();
     HANDLE
-        .get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .ok()
+        })
         .clone()
 }
 
@@ -47,7 +55,11 @@ pub fn open_storage(cfg: &StorageConfig) -> Result<Arc<dyn Storage>, ServerError
 }
 
 pub fn core_config(cfg: &ServerConfig) -> CoreConfig {
-    let listener_limit = cfg.listeners.iter().filter_map(|l| l.max_request_size).min();
+    let listener_limit = cfg
+        .listeners
+        .iter()
+        .filter_map(|l| l.max_request_size)
+        .min();
     CoreConfig {
         api_addr: cfg.api_addr.clone().unwrap_or_else(|| {
             let l = &cfg.listeners[0];
@@ -68,16 +80,26 @@ pub struct Bound {
 }
 
 pub async fn bind(l: &ListenerConfig) -> Result<Bound, ServerError> {
-    let tls = if l.tls_disable { None } else { Some(tls_acceptor(l)?) };
-    let listener = TcpListener::bind(&l.address).await.map_err(|source| ServerError::Bind {
-        address: l.address.clone(),
-        source,
-    })?;
+    let tls = if l.tls_disable {
+        None
+    } else {
+        Some(tls_acceptor(l)?)
+    };
+    let listener = TcpListener::bind(&l.address)
+        .await
+        .map_err(|source| ServerError::Bind {
+            address: l.address.clone(),
+            source,
+        })?;
     let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
         address: l.address.clone(),
         source,
     })?;
-    Ok(Bound { listener, tls, local_addr })
+    Ok(Bound {
+        listener,
+        tls,
+        local_addr,
+    })
 }
 
 fn tls_acceptor(l: &ListenerConfig) -> Result<TlsAcceptor, ServerError> {
@@ -85,16 +107,26 @@ fn tls_acceptor(l: &ListenerConfig) -> Result<TlsAcceptor, ServerError> {
         address: l.address.clone(),
         message,
     };
-    let cert_file = l.tls_cert_file.as_ref().ok_or_else(|| err("tls_cert_file is missing".into()))?;
-    let key_file = l.tls_key_file.as_ref().ok_or_else(|| err("tls_key_file is missing".into()))?;
+    let cert_file = l
+        .tls_cert_file
+        .as_ref()
+        .ok_or_else(|| err("tls_cert_file is missing".into()))?;
+    let key_file = l
+        .tls_key_file
+        .as_ref()
+        .ok_or_else(|| err("tls_key_file is missing".into()))?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .map_err(|e| err(format!("{}: {e}", cert_file.display())))?
         .collect::<Result<_, _>>()
         .map_err(|e| err(format!("{}: {e}", cert_file.display())))?;
     if certs.is_empty() {
-        return Err(err(format!("{}: no certificate found", cert_file.display())));
+        return Err(err(format!(
+            "{}: no certificate found",
+            cert_file.display()
+        )));
     }
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| err(format!("{}: {e}", key_file.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| err(format!("{}: {e}", key_file.display())))?;
     let versions: &[&rustls::SupportedProtocolVersion] = if l.tls_min_version == "tls13" {
         &[&rustls::version::TLS13]
     } else {
@@ -112,7 +144,11 @@ fn tls_acceptor(l: &ListenerConfig) -> Result<TlsAcceptor, ServerError> {
 }
 
 /// Serves `core` on a bound listener until `shutdown` resolves.
-pub async fn serve(bound: Bound, core: Arc<Core>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+pub async fn serve(
+    bound: Bound,
+    core: Arc<Core>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let router = crate::http::router(core);
     let Bound { listener, tls, .. } = bound;
     tokio::pin!(shutdown);
@@ -128,16 +164,22 @@ pub async fn serve(bound: Bound, core: Arc<Core>, shutdown: impl std::future::Fu
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let svc = router.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(remote));
-            req
-        });
+        let svc = router.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(remote));
+                req
+            },
+        );
         let tls = tls.clone();
         tokio::spawn(async move {
             let service = TowerToHyperService::new(svc);
             let builder = hyper::server::conn::http1::Builder::new();
             let result = match tls {
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
                     Err(e) => {
@@ -182,18 +224,32 @@ pub struct DevInfo {
 }
 
 /// Builds an in-memory, initialised, unsealed core with kv-v2 at `secret/`.
-pub async fn dev_core(root_token_id: Option<String>, config: CoreConfig) -> Result<(Arc<Core>, DevInfo), ServerError> {
+pub async fn dev_core(
+    root_token_id: Option<String>,
+    config: CoreConfig,
+) -> Result<(Arc<Core>, DevInfo), ServerError> {
     use base64::Engine;
-    let core = Core::new(Arc::new(coffer_storage::MemoryStorage::new()), config, metrics_handle());
+    let core = Core::new(
+        Arc::new(coffer_storage::MemoryStorage::new()),
+        config,
+        metrics_handle(),
+    );
     let (key, root_token) = core
         .initialize_dev(root_token_id)
         .await
         .map_err(|e| ServerError::Core(e.to_string()))?;
-    let mut entry = crate::mounts::MountEntry::new(crate::mounts::MountClass::Secret, "secret/", "kv", "key/value secret storage");
+    let mut entry = crate::mounts::MountEntry::new(
+        crate::mounts::MountClass::Secret,
+        "secret/",
+        "kv",
+        "key/value secret storage",
+    );
     let mut opts = serde_json::Map::new();
     opts.insert("version".into(), "2".into());
     entry.options = Some(opts);
-    core.enable_mount(entry).await.map_err(|e| ServerError::Core(e.to_string()))?;
+    core.enable_mount(entry)
+        .await
+        .map_err(|e| ServerError::Core(e.to_string()))?;
     Ok((
         core,
         DevInfo {

@@ -44,28 +44,182 @@ pub(crate) enum Route {
 use Operation::{Delete, List, Read, Update};
 
 static PATHS: PathTable<Route> = PathTable(&[
-    PathSpec { pattern: "mounts", route: Route::Mounts, operations: &[Read], fields: &[], existence_check: false, help: "list secrets engines" },
-    PathSpec { pattern: "mounts/{path*}", route: Route::Mount, operations: &[Read, Update, Delete], fields: mounts::ENABLE_FIELDS, existence_check: false, help: "enable, read, tune or disable a secrets engine" },
-    PathSpec { pattern: "auth", route: Route::Auths, operations: &[Read], fields: &[], existence_check: false, help: "list auth methods" },
-    PathSpec { pattern: "auth/{path*}", route: Route::Auth, operations: &[Read, Update, Delete], fields: mounts::ENABLE_FIELDS, existence_check: false, help: "enable, read, tune or disable an auth method" },
-    PathSpec { pattern: "remount", route: Route::Remount, operations: &[Update], fields: &["from", "to"], existence_check: false, help: "move a mount" },
-    PathSpec { pattern: "internal/ui/mounts", route: Route::UiMounts, operations: &[Read], fields: &[], existence_check: false, help: "mounts visible to the caller" },
-    PathSpec { pattern: "internal/ui/mounts/{path*}", route: Route::UiMount, operations: &[Read], fields: &[], existence_check: false, help: "the mount serving a path" },
-    PathSpec { pattern: "internal/ui/resultant-acl", route: Route::ResultantAcl, operations: &[Read], fields: &[], existence_check: false, help: "the caller's merged ACL" },
-    PathSpec { pattern: "policies/acl", route: Route::PoliciesAcl, operations: &[List, Read], fields: &[], existence_check: false, help: "list ACL policies" },
-    PathSpec { pattern: "policies/acl/{name}", route: Route::PolicyAcl, operations: &[Read, Update, Delete], fields: &["policy", "cas", "name"], existence_check: false, help: "manage an ACL policy" },
-    PathSpec { pattern: "policy", route: Route::LegacyPolicies, operations: &[Read, List], fields: &[], existence_check: false, help: "list policies (legacy)" },
-    PathSpec { pattern: "policy/{name}", route: Route::LegacyPolicy, operations: &[Read, Update, Delete], fields: &["policy", "rules", "name"], existence_check: false, help: "manage a policy (legacy)" },
-    PathSpec { pattern: "capabilities", route: Route::Capabilities, operations: &[Update], fields: &["token", "path", "paths"], existence_check: false, help: "a token's capabilities on paths" },
-    PathSpec { pattern: "capabilities-self", route: Route::CapabilitiesSelf, operations: &[Update], fields: &["token", "path", "paths"], existence_check: false, help: "the caller's capabilities on paths" },
-    PathSpec { pattern: "capabilities-accessor", route: Route::CapabilitiesAccessor, operations: &[Update], fields: &["accessor", "path", "paths"], existence_check: false, help: "capabilities of a token by accessor" },
-    PathSpec { pattern: "audit", route: Route::Audits, operations: &[Read], fields: &[], existence_check: false, help: "list audit devices" },
-    PathSpec { pattern: "audit/{path*}", route: Route::Audit, operations: &[Update, Delete], fields: &["type", "description", "options", "local"], existence_check: false, help: "enable or disable an audit device" },
-    PathSpec { pattern: "audit-hash/{path*}", route: Route::AuditHash, operations: &[Update], fields: &["input"], existence_check: false, help: "hash a value as an audit device would" },
-    PathSpec { pattern: "key-status", route: Route::KeyStatus, operations: &[Read], fields: &[], existence_check: false, help: "the barrier keyring's active term" },
-    PathSpec { pattern: "rotate", route: Route::Rotate, operations: &[Update], fields: &[], existence_check: false, help: "add a keyring term" },
-    PathSpec { pattern: "seal", route: Route::Seal, operations: &[Update], fields: &[], existence_check: false, help: "seal the server" },
-    PathSpec { pattern: "metrics", route: Route::Metrics, operations: &[Read], fields: &["format"], existence_check: false, help: "Prometheus metrics" },
+    PathSpec {
+        pattern: "mounts",
+        route: Route::Mounts,
+        operations: &[Read],
+        fields: &[],
+        existence_check: false,
+        help: "list secrets engines",
+    },
+    PathSpec {
+        pattern: "mounts/{path*}",
+        route: Route::Mount,
+        operations: &[Read, Update, Delete],
+        fields: mounts::ENABLE_FIELDS,
+        existence_check: false,
+        help: "enable, read, tune or disable a secrets engine",
+    },
+    PathSpec {
+        pattern: "auth",
+        route: Route::Auths,
+        operations: &[Read],
+        fields: &[],
+        existence_check: false,
+        help: "list auth methods",
+    },
+    PathSpec {
+        pattern: "auth/{path*}",
+        route: Route::Auth,
+        operations: &[Read, Update, Delete],
+        fields: mounts::ENABLE_FIELDS,
+        existence_check: false,
+        help: "enable, read, tune or disable an auth method",
+    },
+    PathSpec {
+        pattern: "remount",
+        route: Route::Remount,
+        operations: &[Update],
+        fields: &["from", "to"],
+        existence_check: false,
+        help: "move a mount",
+    },
+    PathSpec {
+        pattern: "internal/ui/mounts",
+        route: Route::UiMounts,
+        operations: &[Read],
+        fields: &[],
+        existence_check: false,
+        help: "mounts visible to the caller",
+    },
+    PathSpec {
+        pattern: "internal/ui/mounts/{path*}",
+        route: Route::UiMount,
+        operations: &[Read],
+        fields: &[],
+        existence_check: false,
+        help: "the mount serving a path",
+    },
+    PathSpec {
+        pattern: "internal/ui/resultant-acl",
+        route: Route::ResultantAcl,
+        operations: &[Read],
+        fields: &[],
+        existence_check: false,
+        help: "the caller's merged ACL",
+    },
+    PathSpec {
+        pattern: "policies/acl",
+        route: Route::PoliciesAcl,
+        operations: &[List, Read],
+        fields: &[],
+        existence_check: false,
+        help: "list ACL policies",
+    },
+    PathSpec {
+        pattern: "policies/acl/{name}",
+        route: Route::PolicyAcl,
+        operations: &[Read, Update, Delete],
+        fields: &["policy", "cas", "name"],
+        existence_check: false,
+        help: "manage an ACL policy",
+    },
+    PathSpec {
+        pattern: "policy",
+        route: Route::LegacyPolicies,
+        operations: &[Read, List],
+        fields: &[],
+        existence_check: false,
+        help: "list policies (legacy)",
+    },
+    PathSpec {
+        pattern: "policy/{name}",
+        route: Route::LegacyPolicy,
+        operations: &[Read, Update, Delete],
+        fields: &["policy", "rules", "name"],
+        existence_check: false,
+        help: "manage a policy (legacy)",
+    },
+    PathSpec {
+        pattern: "capabilities",
+        route: Route::Capabilities,
+        operations: &[Update],
+        fields: &["token", "path", "paths"],
+        existence_check: false,
+        help: "a token's capabilities on paths",
+    },
+    PathSpec {
+        pattern: "capabilities-self",
+        route: Route::CapabilitiesSelf,
+        operations: &[Update],
+        fields: &["token", "path", "paths"],
+        existence_check: false,
+        help: "the caller's capabilities on paths",
+    },
+    PathSpec {
+        pattern: "capabilities-accessor",
+        route: Route::CapabilitiesAccessor,
+        operations: &[Update],
+        fields: &["accessor", "path", "paths"],
+        existence_check: false,
+        help: "capabilities of a token by accessor",
+    },
+    PathSpec {
+        pattern: "audit",
+        route: Route::Audits,
+        operations: &[Read],
+        fields: &[],
+        existence_check: false,
+        help: "list audit devices",
+    },
+    PathSpec {
+        pattern: "audit/{path*}",
+        route: Route::Audit,
+        operations: &[Update, Delete],
+        fields: &["type", "description", "options", "local"],
+        existence_check: false,
+        help: "enable or disable an audit device",
+    },
+    PathSpec {
+        pattern: "audit-hash/{path*}",
+        route: Route::AuditHash,
+        operations: &[Update],
+        fields: &["input"],
+        existence_check: false,
+        help: "hash a value as an audit device would",
+    },
+    PathSpec {
+        pattern: "key-status",
+        route: Route::KeyStatus,
+        operations: &[Read],
+        fields: &[],
+        existence_check: false,
+        help: "the barrier keyring's active term",
+    },
+    PathSpec {
+        pattern: "rotate",
+        route: Route::Rotate,
+        operations: &[Update],
+        fields: &[],
+        existence_check: false,
+        help: "add a keyring term",
+    },
+    PathSpec {
+        pattern: "seal",
+        route: Route::Seal,
+        operations: &[Update],
+        fields: &[],
+        existence_check: false,
+        help: "seal the server",
+    },
+    PathSpec {
+        pattern: "metrics",
+        route: Route::Metrics,
+        operations: &[Read],
+        fields: &["format"],
+        existence_check: false,
+        help: "Prometheus metrics",
+    },
 ]);
 
 /// What a sys handler may use.
@@ -76,17 +230,36 @@ pub(crate) struct SysCtx<'a> {
     pub acl: Option<&'a Acl>,
 }
 
-pub async fn handle(core: &Arc<Core>, active: &Arc<Active>, ctx: &Ctx<'_>, acl: Option<&Acl>, req: &mut Request) -> Result<Response> {
+pub async fn handle(
+    core: &Arc<Core>,
+    active: &Arc<Active>,
+    ctx: &Ctx<'_>,
+    acl: Option<&Acl>,
+    req: &mut Request,
+) -> Result<Response> {
     let matched = PATHS.resolve(req)?;
-    let sys = SysCtx { core, active, ctx, acl };
+    let sys = SysCtx {
+        core,
+        active,
+        ctx,
+        acl,
+    };
     let route = matched.spec.route;
-    let warnings = if matches!(req.operation, Read | List) { Vec::new() } else { matched.warnings(req) };
+    let warnings = if matches!(req.operation, Read | List) {
+        Vec::new()
+    } else {
+        matched.warnings(req)
+    };
     let name = matched.get("name").to_owned();
     let path = matched.get("path").to_owned();
     let mut resp = match route {
-        Route::Mounts | Route::Mount | Route::Auths | Route::Auth | Route::Remount | Route::UiMounts | Route::UiMount => {
-            mounts::handle(&sys, route, &path, req).await?
-        }
+        Route::Mounts
+        | Route::Mount
+        | Route::Auths
+        | Route::Auth
+        | Route::Remount
+        | Route::UiMounts
+        | Route::UiMount => mounts::handle(&sys, route, &path, req).await?,
         Route::ResultantAcl
         | Route::PoliciesAcl
         | Route::PolicyAcl
@@ -95,9 +268,12 @@ pub async fn handle(core: &Arc<Core>, active: &Arc<Active>, ctx: &Ctx<'_>, acl: 
         | Route::Capabilities
         | Route::CapabilitiesSelf
         | Route::CapabilitiesAccessor => policies::handle(&sys, route, &name, req).await?,
-        Route::Audits | Route::Audit | Route::AuditHash | Route::KeyStatus | Route::Rotate | Route::Metrics => {
-            audit::handle(&sys, route, &path, req).await?
-        }
+        Route::Audits
+        | Route::Audit
+        | Route::AuditHash
+        | Route::KeyStatus
+        | Route::Rotate
+        | Route::Metrics => audit::handle(&sys, route, &path, req).await?,
         Route::Seal => {
             if !ctx.sudo && !ctx.token.is_some_and(|t| t.is_root()) {
                 return Err(Error::AclDenied);

@@ -12,7 +12,11 @@ use coffer_server::config::{ListenerConfig, ServerConfig};
 use coffer_server::server;
 
 #[derive(Parser)]
-#[command(name = "coffer", version, about = "Secret management for Kubernetes, compatible with Vault/OpenBao, sealed-secrets and SOPS")]
+#[command(
+    name = "coffer",
+    version,
+    about = "Secret management for Kubernetes, compatible with Vault/OpenBao, sealed-secrets and SOPS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,7 +44,11 @@ struct ServerArgs {
     #[arg(long = "dev-root-token-id", env = "VAULT_DEV_ROOT_TOKEN_ID")]
     dev_root_token_id: Option<String>,
     /// Listen address in dev mode.
-    #[arg(long = "dev-listen-address", default_value = "127.0.0.1:8200", env = "VAULT_DEV_LISTEN_ADDRESS")]
+    #[arg(
+        long = "dev-listen-address",
+        default_value = "127.0.0.1:8200",
+        env = "VAULT_DEV_LISTEN_ADDRESS"
+    )]
     dev_listen_address: String,
     /// Server configuration file (Vault HCL).
     #[arg(long)]
@@ -61,7 +69,9 @@ fn normalize_flags(args: Vec<OsString>) -> Vec<OsString> {
     args.into_iter()
         .enumerate()
         .map(|(i, a)| match a.to_str() {
-            Some(s) if i > 0 && s.starts_with('-') && !s.starts_with("--") && s.len() > 2 => OsString::from(format!("-{s}")),
+            Some(s) if i > 0 && s.starts_with('-') && !s.starts_with("--") && s.len() > 2 => {
+                OsString::from(format!("-{s}"))
+            }
             _ => a,
         })
         .collect()
@@ -72,12 +82,18 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let result = match cli.command {
         Command::Server(args) => run_server(args),
-        Command::Audit { command: AuditCommand::Verify { file } } => verify_audit(&file),
+        Command::Audit {
+            command: AuditCommand::Verify { file },
+        } => verify_audit(&file),
         Command::Version => {
             println!("coffer v{}", coffer_server::VERSION);
             Ok(ExitCode::SUCCESS)
@@ -93,16 +109,22 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,h2=warn")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,h2=warn"))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let config = match (&args.config, args.dev) {
         (Some(path), _) => Some(ServerConfig::load(path)?),
         (None, true) => None,
-        (None, false) => anyhow::bail!("a configuration file must be given with -config=FILE, or use -dev"),
+        (None, false) => {
+            anyhow::bail!("a configuration file must be given with -config=FILE, or use -dev")
+        }
     };
     let level = args
         .log_level
@@ -110,7 +132,10 @@ fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| config.as_ref().map(|c| c.log_level.clone()))
         .unwrap_or_else(|| "info".into());
     init_logging(&level);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         match config {
             None => run_dev(args).await,
@@ -156,7 +181,11 @@ async fn run_with_config(cfg: ServerConfig) -> anyhow::Result<()> {
         tracing::warn!(setting = %name, "configuration setting accepted but has no effect in coffer");
     }
     let storage = server::open_storage(&cfg.storage)?;
-    let core = coffer_server::core::Core::new(storage, server::core_config(&cfg), server::metrics_handle());
+    let core = coffer_server::core::Core::new(
+        storage,
+        server::core_config(&cfg),
+        server::metrics_handle(),
+    );
     let mut bound = Vec::new();
     for l in &cfg.listeners {
         bound.push(server::bind(l).await?);
@@ -171,7 +200,10 @@ async fn run_with_config(cfg: ServerConfig) -> anyhow::Result<()> {
             let _ = rx.changed().await;
         })));
     }
-    println!("==> coffer server started (storage: {})", core.storage_type());
+    println!(
+        "==> coffer server started (storage: {})",
+        core.storage_type()
+    );
     server::shutdown_signal().await;
     let _ = tx.send(true);
     for t in tasks {

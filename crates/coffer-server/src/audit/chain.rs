@@ -10,7 +10,10 @@ use serde_json::Value;
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 pub fn line_hash(line: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(coffer_crypto::digest::sha256(line)))
+    format!(
+        "sha256:{}",
+        hex::encode(coffer_crypto::digest::sha256(line))
+    )
 }
 
 /// Outcome of verifying a log file.
@@ -30,7 +33,12 @@ pub fn verify_file(reader: impl BufRead) -> std::io::Result<VerifyReport> {
         let line = line?;
         let n = idx as u64 + 1;
         lines = n;
-        let fail = |why: String| Ok(VerifyReport { lines: n, first_error: Some((n, why)) });
+        let fail = |why: String| {
+            Ok(VerifyReport {
+                lines: n,
+                first_error: Some((n, why)),
+            })
+        };
         let Some(start) = line.find('{') else {
             return fail("line is not a JSON object".into());
         };
@@ -46,7 +54,11 @@ pub fn verify_file(reader: impl BufRead) -> std::io::Result<VerifyReport> {
                 expected_seq = s;
                 prev = got_prev.to_owned();
             }
-            Some(s) => return fail(format!("sequence {s} where {expected_seq} was expected: a line is missing or was inserted")),
+            Some(s) => {
+                return fail(format!(
+                    "sequence {s} where {expected_seq} was expected: a line is missing or was inserted"
+                ));
+            }
             None => return fail("line has no sequence number".into()),
         }
         if got_prev != prev {
@@ -55,7 +67,10 @@ pub fn verify_file(reader: impl BufRead) -> std::io::Result<VerifyReport> {
         prev = line_hash(line.as_bytes());
         expected_seq += 1;
     }
-    Ok(VerifyReport { lines, first_error: None })
+    Ok(VerifyReport {
+        lines,
+        first_error: None,
+    })
 }
 
 #[cfg(test)]
@@ -77,7 +92,13 @@ mod tests {
     fn intact_chain_verifies() {
         let text = chain(5).join("\n");
         let r = verify_file(text.as_bytes()).unwrap();
-        assert_eq!(r, VerifyReport { lines: 5, first_error: None });
+        assert_eq!(
+            r,
+            VerifyReport {
+                lines: 5,
+                first_error: None
+            }
+        );
     }
 
     #[test]

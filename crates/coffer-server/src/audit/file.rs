@@ -43,7 +43,10 @@ pub struct FileDevice {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     #[error("cannot open audit file {path:?}: {source}")]
-    Open { path: String, source: std::io::Error },
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write audit file: {0}")]
     Write(#[from] std::io::Error),
 }
@@ -62,10 +65,12 @@ impl FileDevice {
                 use std::os::unix::fs::OpenOptionsExt;
                 opts.mode(config.mode.unwrap_or(0o600));
             }
-            let file = opts.open(&config.file_path).map_err(|source| DeviceError::Open {
-                path: config.file_path.clone(),
-                source,
-            })?;
+            let file = opts
+                .open(&config.file_path)
+                .map_err(|source| DeviceError::Open {
+                    path: config.file_path.clone(),
+                    source,
+                })?;
             (Sink::File(file), seq, prev)
         };
         Ok(FileDevice {

@@ -4,7 +4,10 @@ use serde_json::Value;
 
 /// `hmac-sha256:<hex>` of a value under a device salt.
 pub fn hmac_value(salt: &[u8], value: &str) -> String {
-    format!("hmac-sha256:{}", coffer_crypto::hmac::sha256_hex(salt, value.as_bytes()))
+    format!(
+        "hmac-sha256:{}",
+        coffer_crypto::hmac::sha256_hex(salt, value.as_bytes())
+    )
 }
 
 /// Replaces every string leaf with its HMAC, except timestamps in `*_time` keys.
@@ -15,7 +18,14 @@ pub fn hash_tree(salt: &[u8], value: &mut Value) {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 let is_time = k.ends_with("_time")
-                    && v.as_str().is_some_and(|s| !s.is_empty() && time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok());
+                    && v.as_str().is_some_and(|s| {
+                        !s.is_empty()
+                            && time::OffsetDateTime::parse(
+                                s,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                            .is_ok()
+                    });
                 if !is_time {
                     hash_tree(salt, v);
                 }
@@ -34,11 +44,21 @@ pub fn hash_field(salt: &[u8], entry: &mut Value, pointer: &str) {
 
 /// HMACs the sensitive parts of a whole audit entry in place.
 pub fn hash_entry(salt: &[u8], entry: &mut Value, hmac_accessor: bool) {
-    for p in ["/auth/client_token", "/request/client_token", "/response/auth/client_token", "/response/wrap_info/token"] {
+    for p in [
+        "/auth/client_token",
+        "/request/client_token",
+        "/response/auth/client_token",
+        "/response/wrap_info/token",
+    ] {
         hash_field(salt, entry, p);
     }
     if hmac_accessor {
-        for p in ["/auth/accessor", "/request/client_token_accessor", "/response/auth/accessor", "/response/wrap_info/accessor"] {
+        for p in [
+            "/auth/accessor",
+            "/request/client_token_accessor",
+            "/response/auth/accessor",
+            "/response/wrap_info/accessor",
+        ] {
             hash_field(salt, entry, p);
         }
     }
@@ -58,10 +78,21 @@ mod tests {
     fn strings_hashed_numbers_kept() {
         let mut e = json!({"request":{"data":{"data":{"password":"hunter2","n":5}}},"response":{"data":{"created_time":"2026-01-01T00:00:00Z","deletion_time":""}}});
         hash_entry(b"salt", &mut e, true);
-        let pw = e.pointer("/request/data/data/password").and_then(Value::as_str).unwrap();
+        let pw = e
+            .pointer("/request/data/data/password")
+            .and_then(Value::as_str)
+            .unwrap();
         assert!(pw.starts_with("hmac-sha256:") && !pw.contains("hunter2"));
         assert_eq!(e.pointer("/request/data/data/n"), Some(&json!(5)));
-        assert_eq!(e.pointer("/response/data/created_time"), Some(&json!("2026-01-01T00:00:00Z")));
-        assert!(e.pointer("/response/data/deletion_time").and_then(Value::as_str).unwrap().starts_with("hmac-sha256:"));
+        assert_eq!(
+            e.pointer("/response/data/created_time"),
+            Some(&json!("2026-01-01T00:00:00Z"))
+        );
+        assert!(
+            e.pointer("/response/data/deletion_time")
+                .and_then(Value::as_str)
+                .unwrap()
+                .starts_with("hmac-sha256:")
+        );
     }
 }

@@ -34,25 +34,126 @@ enum Route {
 use Operation::{Delete, List, Read, Update};
 
 const ROLE_FIELDS: &[&str] = &[
-    "bind_secret_id", "secret_id_bound_cidrs", "secret_id_num_uses", "secret_id_ttl", "local_secret_ids", "role_id",
-    "token_policies", "policies", "token_ttl", "ttl", "token_max_ttl", "max_ttl", "token_explicit_max_ttl",
-    "token_period", "period", "token_num_uses", "token_no_default_policy", "token_bound_cidrs", "bound_cidrs",
-    "token_type", "token_strictly_bind_ip",
+    "bind_secret_id",
+    "secret_id_bound_cidrs",
+    "secret_id_num_uses",
+    "secret_id_ttl",
+    "local_secret_ids",
+    "role_id",
+    "token_policies",
+    "policies",
+    "token_ttl",
+    "ttl",
+    "token_max_ttl",
+    "max_ttl",
+    "token_explicit_max_ttl",
+    "token_period",
+    "period",
+    "token_num_uses",
+    "token_no_default_policy",
+    "token_bound_cidrs",
+    "bound_cidrs",
+    "token_type",
+    "token_strictly_bind_ip",
 ];
-const SECRET_ID_FIELDS: &[&str] = &["metadata", "cidr_list", "token_bound_cidrs", "num_uses", "ttl", "secret_id"];
+const SECRET_ID_FIELDS: &[&str] = &[
+    "metadata",
+    "cidr_list",
+    "token_bound_cidrs",
+    "num_uses",
+    "ttl",
+    "secret_id",
+];
 
 static PATHS: PathTable<Route> = PathTable(&[
-    PathSpec { pattern: "role", route: Route::Roles, operations: &[List], fields: &[], existence_check: false, help: "list roles" },
-    PathSpec { pattern: "role/{role_name}", route: Route::Role, operations: &[Read, Update, Delete], fields: ROLE_FIELDS, existence_check: true, help: "manage a role" },
-    PathSpec { pattern: "role/{role_name}/role-id", route: Route::RoleId, operations: &[Read, Update], fields: &["role_id"], existence_check: false, help: "a role's role ID" },
-    PathSpec { pattern: "role/{role_name}/secret-id", route: Route::SecretId, operations: &[Update, List], fields: SECRET_ID_FIELDS, existence_check: false, help: "generate or list secret IDs" },
-    PathSpec { pattern: "role/{role_name}/custom-secret-id", route: Route::CustomSecretId, operations: &[Update], fields: SECRET_ID_FIELDS, existence_check: false, help: "register a chosen secret ID" },
-    PathSpec { pattern: "role/{role_name}/secret-id/lookup", route: Route::SecretIdLookup, operations: &[Update], fields: &["secret_id"], existence_check: false, help: "look up a secret ID" },
-    PathSpec { pattern: "role/{role_name}/secret-id/destroy", route: Route::SecretIdDestroy, operations: &[Update, Delete], fields: &["secret_id"], existence_check: false, help: "destroy a secret ID" },
-    PathSpec { pattern: "role/{role_name}/secret-id-accessor/lookup", route: Route::AccessorLookup, operations: &[Update], fields: &["secret_id_accessor"], existence_check: false, help: "look up a secret ID by accessor" },
-    PathSpec { pattern: "role/{role_name}/secret-id-accessor/destroy", route: Route::AccessorDestroy, operations: &[Update, Delete], fields: &["secret_id_accessor"], existence_check: false, help: "destroy a secret ID by accessor" },
-    PathSpec { pattern: "login", route: Route::Login, operations: &[Update], fields: &["role_id", "secret_id"], existence_check: false, help: "log in with role ID and secret ID" },
-    PathSpec { pattern: "tidy/secret-id", route: Route::Tidy, operations: &[Update], fields: &[], existence_check: false, help: "remove expired secret IDs" },
+    PathSpec {
+        pattern: "role",
+        route: Route::Roles,
+        operations: &[List],
+        fields: &[],
+        existence_check: false,
+        help: "list roles",
+    },
+    PathSpec {
+        pattern: "role/{role_name}",
+        route: Route::Role,
+        operations: &[Read, Update, Delete],
+        fields: ROLE_FIELDS,
+        existence_check: true,
+        help: "manage a role",
+    },
+    PathSpec {
+        pattern: "role/{role_name}/role-id",
+        route: Route::RoleId,
+        operations: &[Read, Update],
+        fields: &["role_id"],
+        existence_check: false,
+        help: "a role's role ID",
+    },
+    PathSpec {
+        pattern: "role/{role_name}/secret-id",
+        route: Route::SecretId,
+        operations: &[Update, List],
+        fields: SECRET_ID_FIELDS,
+        existence_check: false,
+        help: "generate or list secret IDs",
+    },
+    PathSpec {
+        pattern: "role/{role_name}/custom-secret-id",
+        route: Route::CustomSecretId,
+        operations: &[Update],
+        fields: SECRET_ID_FIELDS,
+        existence_check: false,
+        help: "register a chosen secret ID",
+    },
+    PathSpec {
+        pattern: "role/{role_name}/secret-id/lookup",
+        route: Route::SecretIdLookup,
+        operations: &[Update],
+        fields: &["secret_id"],
+        existence_check: false,
+        help: "look up a secret ID",
+    },
+    PathSpec {
+        pattern: "role/{role_name}/secret-id/destroy",
+        route: Route::SecretIdDestroy,
+        operations: &[Update, Delete],
+        fields: &["secret_id"],
+        existence_check: false,
+        help: "destroy a secret ID",
+    },
+    PathSpec {
+        pattern: "role/{role_name}/secret-id-accessor/lookup",
+        route: Route::AccessorLookup,
+        operations: &[Update],
+        fields: &["secret_id_accessor"],
+        existence_check: false,
+        help: "look up a secret ID by accessor",
+    },
+    PathSpec {
+        pattern: "role/{role_name}/secret-id-accessor/destroy",
+        route: Route::AccessorDestroy,
+        operations: &[Update, Delete],
+        fields: &["secret_id_accessor"],
+        existence_check: false,
+        help: "destroy a secret ID by accessor",
+    },
+    PathSpec {
+        pattern: "login",
+        route: Route::Login,
+        operations: &[Update],
+        fields: &["role_id", "secret_id"],
+        existence_check: false,
+        help: "log in with role ID and secret ID",
+    },
+    PathSpec {
+        pattern: "tidy/secret-id",
+        route: Route::Tidy,
+        operations: &[Update],
+        fields: &[],
+        existence_check: false,
+        help: "remove expired secret IDs",
+    },
 ]);
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -112,7 +213,10 @@ struct SecretIdEntry {
 
 impl SecretIdEntry {
     fn to_json(&self) -> Object {
-        let expiration = self.expiration_time.map(ids::rfc3339_unix).unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+        let expiration = self
+            .expiration_time
+            .map(ids::rfc3339_unix)
+            .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
         json!({
             "cidr_list": self.cidr_list,
             "creation_time": self.creation_time,
@@ -181,7 +285,13 @@ async fn load_role(view: &View, name: &str) -> Result<Role> {
 }
 
 impl AppRole {
-    async fn issue_secret_id(&self, view: &View, name: &str, f: SecretIdFields, custom: bool) -> Result<Response> {
+    async fn issue_secret_id(
+        &self,
+        view: &View,
+        name: &str,
+        f: SecretIdFields,
+        custom: bool,
+    ) -> Result<Response> {
         let role = load_role(view, name).await?;
         let secret_id = if custom {
             if f.secret_id.is_empty() {
@@ -212,7 +322,11 @@ impl AppRole {
         let skey = format!("secret_id/{}/{hashed}", name.to_lowercase());
         let akey = format!("accessor/{}/{}", name.to_lowercase(), entry.accessor);
         let entry_bytes = serde_json::to_vec(&entry).map_err(Error::internal)?;
-        view.transaction(vec![(skey.as_str(), Some(entry_bytes)), (akey.as_str(), Some(hashed.into_bytes()))]).await?;
+        view.transaction(vec![
+            (skey.as_str(), Some(entry_bytes)),
+            (akey.as_str(), Some(hashed.into_bytes())),
+        ])
+        .await?;
         let mut data = Object::new();
         data.insert("secret_id".into(), secret_id.into());
         data.insert("secret_id_accessor".into(), entry.accessor.into());
@@ -221,13 +335,23 @@ impl AppRole {
         Ok(Response::data(data))
     }
 
-    async fn secret_id_by_accessor(&self, view: &View, name: &str, accessor: &str) -> Result<(String, SecretIdEntry)> {
-        let missing = || Error::bad_request(format!("failed to find accessor entry for secret_id_accessor: {accessor:?}"));
+    async fn secret_id_by_accessor(
+        &self,
+        view: &View,
+        name: &str,
+        accessor: &str,
+    ) -> Result<(String, SecretIdEntry)> {
+        let missing = || {
+            Error::bad_request(format!(
+                "failed to find accessor entry for secret_id_accessor: {accessor:?}"
+            ))
+        };
         let hashed = view
             .get(&format!("accessor/{}/{accessor}", name.to_lowercase()))
             .await?
             .ok_or_else(missing)?;
-        let hashed = String::from_utf8(hashed).map_err(|_| Error::internal("malformed accessor entry"))?;
+        let hashed =
+            String::from_utf8(hashed).map_err(|_| Error::internal("malformed accessor entry"))?;
         let entry: SecretIdEntry = view
             .get_json(&format!("secret_id/{}/{hashed}", name.to_lowercase()))
             .await?
@@ -238,7 +362,8 @@ impl AppRole {
     async fn destroy(&self, view: &View, name: &str, hashed: &str, accessor: &str) -> Result<()> {
         let skey = format!("secret_id/{}/{hashed}", name.to_lowercase());
         let akey = format!("accessor/{}/{accessor}", name.to_lowercase());
-        view.transaction(vec![(skey.as_str(), None), (akey.as_str(), None)]).await?;
+        view.transaction(vec![(skey.as_str(), None), (akey.as_str(), None)])
+            .await?;
         Ok(())
     }
 
@@ -250,7 +375,9 @@ impl AppRole {
         }
         let role_hash = hmac_of(view, &f.role_id).await?;
         let name = match view.get(&format!("role_id/{role_hash}")).await? {
-            Some(n) => String::from_utf8(n).map_err(|_| Error::internal("malformed role id index"))?,
+            Some(n) => {
+                String::from_utf8(n).map_err(|_| Error::internal("malformed role id index"))?
+            }
             None => return Err(invalid()),
         };
         let role: Role = view.get_json(&role_key(&name)).await?.ok_or_else(invalid)?;
@@ -269,7 +396,8 @@ impl AppRole {
             let _guard = self.lock.lock().await;
             let mut entry: SecretIdEntry = view.get_json(&skey).await?.ok_or_else(invalid)?;
             if entry.expiration_time.is_some_and(|t| t <= ids::now_unix()) {
-                self.destroy(view, &name, &hashed, &entry.accessor.clone()).await?;
+                self.destroy(view, &name, &hashed, &entry.accessor.clone())
+                    .await?;
                 return Err(invalid());
             }
             if !net::allowed(&entry.cidr_list, ctx.remote_addr) {
@@ -277,7 +405,10 @@ impl AppRole {
             }
             match entry.num_uses {
                 0 => {}
-                1 => self.destroy(view, &name, &hashed, &entry.accessor.clone()).await?,
+                1 => {
+                    self.destroy(view, &name, &hashed, &entry.accessor.clone())
+                        .await?
+                }
                 _ => {
                     entry.num_uses -= 1;
                     entry.last_updated_time = ids::rfc3339_now();
@@ -322,7 +453,11 @@ impl Backend for AppRole {
                 let mut data = role.token.with_default_type("default").to_json();
                 data.insert("bind_secret_id".into(), role.bind_secret_id.into());
                 data.insert("local_secret_ids".into(), role.local_secret_ids.into());
-                let cidrs = if role.secret_id_bound_cidrs.is_empty() { serde_json::Value::Null } else { json!(role.secret_id_bound_cidrs) };
+                let cidrs = if role.secret_id_bound_cidrs.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    json!(role.secret_id_bound_cidrs)
+                };
                 data.insert("secret_id_bound_cidrs".into(), cidrs);
                 data.insert("secret_id_num_uses".into(), role.secret_id_num_uses.into());
                 data.insert("secret_id_ttl".into(), role.secret_id_ttl.into());
@@ -369,21 +504,32 @@ impl Backend for AppRole {
                     role.role_id = v;
                 }
                 role.token.update(&tf).map_err(Error::BadRequest)?;
-                if !role.bind_secret_id && role.secret_id_bound_cidrs.is_empty() && role.token.token_bound_cidrs.is_empty() {
-                    return Err(Error::bad_request("at least one constraint should be enabled on the role"));
+                if !role.bind_secret_id
+                    && role.secret_id_bound_cidrs.is_empty()
+                    && role.token.token_bound_cidrs.is_empty()
+                {
+                    return Err(Error::bad_request(
+                        "at least one constraint should be enabled on the role",
+                    ));
                 }
                 self.save_role(view, &name, &role, old_role_id).await?;
                 Response::empty()
             }
             (Route::RoleId, Read) => {
-                let role = view.get_json::<Role>(&role_key(&name)).await?.ok_or(Error::NotFound)?;
+                let role = view
+                    .get_json::<Role>(&role_key(&name))
+                    .await?
+                    .ok_or(Error::NotFound)?;
                 let mut data = Object::new();
                 data.insert("role_id".into(), role.role_id.into());
                 Response::data(data)
             }
             (Route::RoleId, _) => {
                 let rf: RoleFields = fields::parse(&req.data)?;
-                let new_id = rf.role_id.filter(|v| !v.is_empty()).ok_or_else(|| Error::bad_request("missing role_id"))?;
+                let new_id = rf
+                    .role_id
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| Error::bad_request("missing role_id"))?;
                 let _guard = self.lock.lock().await;
                 let mut role = load_role(view, &name).await?;
                 let old = Some(std::mem::replace(&mut role.role_id, new_id));
@@ -399,30 +545,41 @@ impl Backend for AppRole {
             }
             (route @ (Route::SecretId | Route::CustomSecretId), _) => {
                 let f: SecretIdFields = fields::parse(&req.data)?;
-                self.issue_secret_id(view, &name, f, matches!(route, Route::CustomSecretId)).await?
+                self.issue_secret_id(view, &name, f, matches!(route, Route::CustomSecretId))
+                    .await?
             }
             (Route::SecretIdLookup, _) => {
                 let f: SecretIdFields = fields::parse(&req.data)?;
                 let hashed = hmac_of(view, &f.secret_id).await?;
-                let entry: SecretIdEntry = view.get_json(&format!("secret_id/{name}/{hashed}")).await?.ok_or(Error::NotFound)?;
+                let entry: SecretIdEntry = view
+                    .get_json(&format!("secret_id/{name}/{hashed}"))
+                    .await?
+                    .ok_or(Error::NotFound)?;
                 Response::data(entry.to_json())
             }
             (Route::SecretIdDestroy, _) => {
                 let f: SecretIdFields = fields::parse(&req.data)?;
                 let hashed = hmac_of(view, &f.secret_id).await?;
-                if let Some(entry) = view.get_json::<SecretIdEntry>(&format!("secret_id/{name}/{hashed}")).await? {
+                if let Some(entry) = view
+                    .get_json::<SecretIdEntry>(&format!("secret_id/{name}/{hashed}"))
+                    .await?
+                {
                     self.destroy(view, &name, &hashed, &entry.accessor).await?;
                 }
                 Response::empty()
             }
             (Route::AccessorLookup, _) => {
                 let f: SecretIdFields = fields::parse(&req.data)?;
-                let (_, entry) = self.secret_id_by_accessor(view, &name, &f.secret_id_accessor).await?;
+                let (_, entry) = self
+                    .secret_id_by_accessor(view, &name, &f.secret_id_accessor)
+                    .await?;
                 Response::data(entry.to_json())
             }
             (Route::AccessorDestroy, _) => {
                 let f: SecretIdFields = fields::parse(&req.data)?;
-                let (hashed, entry) = self.secret_id_by_accessor(view, &name, &f.secret_id_accessor).await?;
+                let (hashed, entry) = self
+                    .secret_id_by_accessor(view, &name, &f.secret_id_accessor)
+                    .await?;
                 self.destroy(view, &name, &hashed, &entry.accessor).await?;
                 Response::empty()
             }
@@ -439,14 +596,20 @@ impl Backend for AppRole {
             }
         };
         Ok(Response {
-            warnings: if matches!(req.operation, Read | List) { Vec::new() } else { warnings },
+            warnings: if matches!(req.operation, Read | List) {
+                Vec::new()
+            } else {
+                warnings
+            },
             ..resp
         })
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {
         match PATHS.lookup(&req.path) {
-            Some(m) if matches!(m.spec.route, Route::Role) => Ok(Some(ctx.view.get(&role_key(m.get("role_name"))).await?.is_some())),
+            Some(m) if matches!(m.spec.route, Route::Role) => Ok(Some(
+                ctx.view.get(&role_key(m.get("role_name"))).await?.is_some(),
+            )),
             _ => Ok(None),
         }
     }
@@ -457,17 +620,26 @@ impl Backend for AppRole {
 }
 
 impl AppRole {
-    async fn save_role(&self, view: &View, name: &str, role: &Role, old_role_id: Option<String>) -> Result<()> {
+    async fn save_role(
+        &self,
+        view: &View,
+        name: &str,
+        role: &Role,
+        old_role_id: Option<String>,
+    ) -> Result<()> {
         let new_hash = hmac_of(view, &role.role_id).await?;
-        if let Some(existing) = view.get(&format!("role_id/{new_hash}")).await? {
-            if existing != name.as_bytes() {
-                return Err(Error::bad_request("role_id already in use"));
-            }
+        if let Some(existing) = view.get(&format!("role_id/{new_hash}")).await?
+            && existing != name.as_bytes()
+        {
+            return Err(Error::bad_request("role_id already in use"));
         }
         let rkey = role_key(name);
         let idkey = format!("role_id/{new_hash}");
         let role_bytes = serde_json::to_vec(role).map_err(Error::internal)?;
-        let mut ops: Vec<(&str, Option<Vec<u8>>)> = vec![(rkey.as_str(), Some(role_bytes)), (idkey.as_str(), Some(name.as_bytes().to_vec()))];
+        let mut ops: Vec<(&str, Option<Vec<u8>>)> = vec![
+            (rkey.as_str(), Some(role_bytes)),
+            (idkey.as_str(), Some(name.as_bytes().to_vec())),
+        ];
         let old_key = match old_role_id.filter(|o| *o != role.role_id) {
             Some(old) => Some(format!("role_id/{}", hmac_of(view, &old).await?)),
             None => None,

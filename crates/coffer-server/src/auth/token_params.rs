@@ -10,9 +10,21 @@ use serde_json::json;
 
 /// Field names for path tables.
 pub const FIELDS: &[&str] = &[
-    "token_policies", "policies", "token_ttl", "ttl", "token_max_ttl", "max_ttl", "token_explicit_max_ttl",
-    "token_period", "period", "token_num_uses", "token_no_default_policy", "token_bound_cidrs", "bound_cidrs",
-    "token_type", "token_strictly_bind_ip",
+    "token_policies",
+    "policies",
+    "token_ttl",
+    "ttl",
+    "token_max_ttl",
+    "max_ttl",
+    "token_explicit_max_ttl",
+    "token_period",
+    "period",
+    "token_num_uses",
+    "token_no_default_policy",
+    "token_bound_cidrs",
+    "bound_cidrs",
+    "token_type",
+    "token_strictly_bind_ip",
 ];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -98,7 +110,11 @@ impl TokenParams {
         if !f.token_type.is_empty() {
             match f.token_type.as_str() {
                 "default" | "service" | "default-service" => self.token_type = f.token_type.clone(),
-                other => return Err(format!("invalid 'token_type' value {other:?}: only service tokens are supported")),
+                other => {
+                    return Err(format!(
+                        "invalid 'token_type' value {other:?}: only service tokens are supported"
+                    ));
+                }
             }
         }
         if let Some(v) = f.token_strictly_bind_ip {
@@ -137,7 +153,10 @@ impl TokenParams {
     /// The token a login issues.
     pub fn auth(&self, display_name: String) -> Auth {
         Auth {
-            policies: crate::token::normalize(self.token_policies.clone(), self.token_no_default_policy),
+            policies: crate::token::normalize(
+                self.token_policies.clone(),
+                self.token_no_default_policy,
+            ),
             display_name,
             ttl: self.token_ttl,
             max_ttl: self.token_max_ttl,

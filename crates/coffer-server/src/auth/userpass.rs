@@ -23,17 +23,65 @@ enum Route {
 use Operation::{Delete, List, Read, Update};
 
 const USER_FIELDS: &[&str] = &[
-    "password", "token_policies", "policies", "token_ttl", "ttl", "token_max_ttl", "max_ttl", "token_explicit_max_ttl",
-    "token_period", "period", "token_num_uses", "token_no_default_policy", "token_bound_cidrs", "bound_cidrs",
-    "token_type", "token_strictly_bind_ip",
+    "password",
+    "token_policies",
+    "policies",
+    "token_ttl",
+    "ttl",
+    "token_max_ttl",
+    "max_ttl",
+    "token_explicit_max_ttl",
+    "token_period",
+    "period",
+    "token_num_uses",
+    "token_no_default_policy",
+    "token_bound_cidrs",
+    "bound_cidrs",
+    "token_type",
+    "token_strictly_bind_ip",
 ];
 
 static PATHS: PathTable<Route> = PathTable(&[
-    PathSpec { pattern: "users", route: Route::Users, operations: &[List], fields: &[], existence_check: false, help: "list users" },
-    PathSpec { pattern: "users/{username}", route: Route::User, operations: &[Read, Update, Delete], fields: USER_FIELDS, existence_check: true, help: "manage a user" },
-    PathSpec { pattern: "users/{username}/password", route: Route::Password, operations: &[Update], fields: &["password"], existence_check: false, help: "reset a user's password" },
-    PathSpec { pattern: "users/{username}/policies", route: Route::Policies, operations: &[Update], fields: &["token_policies", "policies"], existence_check: false, help: "update a user's policies" },
-    PathSpec { pattern: "login/{username}", route: Route::Login, operations: &[Update], fields: &["password"], existence_check: false, help: "log in with a password" },
+    PathSpec {
+        pattern: "users",
+        route: Route::Users,
+        operations: &[List],
+        fields: &[],
+        existence_check: false,
+        help: "list users",
+    },
+    PathSpec {
+        pattern: "users/{username}",
+        route: Route::User,
+        operations: &[Read, Update, Delete],
+        fields: USER_FIELDS,
+        existence_check: true,
+        help: "manage a user",
+    },
+    PathSpec {
+        pattern: "users/{username}/password",
+        route: Route::Password,
+        operations: &[Update],
+        fields: &["password"],
+        existence_check: false,
+        help: "reset a user's password",
+    },
+    PathSpec {
+        pattern: "users/{username}/policies",
+        route: Route::Policies,
+        operations: &[Update],
+        fields: &["token_policies", "policies"],
+        existence_check: false,
+        help: "update a user's policies",
+    },
+    PathSpec {
+        pattern: "login/{username}",
+        route: Route::Login,
+        operations: &[Update],
+        fields: &["password"],
+        existence_check: false,
+        help: "log in with a password",
+    },
 ]);
 
 #[derive(Serialize, Deserialize, Default)]
@@ -60,7 +108,8 @@ fn user_key(name: &str) -> String {
 async fn hash_password(password: Zeroizing<String>) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHasher, SaltString};
-        let salt = SaltString::encode_b64(&coffer_crypto::random_array::<16>()).map_err(|_| Error::internal("failed to make a password salt"))?;
+        let salt = SaltString::encode_b64(&coffer_crypto::random_array::<16>())
+            .map_err(|_| Error::internal("failed to make a password salt"))?;
         argon2::Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
@@ -96,7 +145,10 @@ impl Backend for Userpass {
         let resp = match (matched.spec.route, req.operation) {
             (Route::Users, _) => Response::list(view.list("user/").await?),
             (Route::User, Read) => {
-                let user: User = view.get_json(&user_key(&name)).await?.ok_or(Error::NotFound)?;
+                let user: User = view
+                    .get_json(&user_key(&name))
+                    .await?
+                    .ok_or(Error::NotFound)?;
                 Response::data(user.token.with_default_type("default").to_json())
             }
             (Route::User, Delete) => {
@@ -109,7 +161,9 @@ impl Backend for Userpass {
                 let tf: TokenFields = fields::parse(&req.data)?;
                 let mut user = match existing {
                     Some(u) => u,
-                    None if pw.password.is_empty() => return Err(Error::bad_request("missing password")),
+                    None if pw.password.is_empty() => {
+                        return Err(Error::bad_request("missing password"));
+                    }
                     None => User::default(),
                 };
                 if !pw.password.is_empty() {
@@ -124,14 +178,20 @@ impl Backend for Userpass {
                 if pw.password.is_empty() {
                     return Err(Error::bad_request("missing password"));
                 }
-                let mut user: User = view.get_json(&user_key(&name)).await?.ok_or_else(|| Error::bad_request("username does not exist"))?;
+                let mut user: User = view
+                    .get_json(&user_key(&name))
+                    .await?
+                    .ok_or_else(|| Error::bad_request("username does not exist"))?;
                 user.password_hash = hash_password(Zeroizing::new(pw.password)).await?;
                 view.put_json(&user_key(&name), &user).await?;
                 Response::empty()
             }
             (Route::Policies, _) => {
                 let tf: TokenFields = fields::parse(&req.data)?;
-                let mut user: User = view.get_json(&user_key(&name)).await?.ok_or_else(|| Error::bad_request("username does not exist"))?;
+                let mut user: User = view
+                    .get_json(&user_key(&name))
+                    .await?
+                    .ok_or_else(|| Error::bad_request("username does not exist"))?;
                 user.token.update(&tf).map_err(Error::BadRequest)?;
                 view.put_json(&user_key(&name), &user).await?;
                 Response::empty()
@@ -161,14 +221,20 @@ impl Backend for Userpass {
             }
         };
         Ok(Response {
-            warnings: if matches!(req.operation, Read | List) { Vec::new() } else { warnings },
+            warnings: if matches!(req.operation, Read | List) {
+                Vec::new()
+            } else {
+                warnings
+            },
             ..resp
         })
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {
         match PATHS.lookup(&req.path) {
-            Some(m) if matches!(m.spec.route, Route::User) => Ok(Some(ctx.view.get(&user_key(m.get("username"))).await?.is_some())),
+            Some(m) if matches!(m.spec.route, Route::User) => Ok(Some(
+                ctx.view.get(&user_key(m.get("username"))).await?.is_some(),
+            )),
             _ => Ok(None),
         }
     }
@@ -177,4 +243,3 @@ impl Backend for Userpass {
         path.starts_with("login/")
     }
 }
-

@@ -36,18 +36,38 @@ fn backend_for(entry: &MountEntry, tokens: &Arc<TokenStore>) -> Result<Arc<dyn B
         (MountClass::Secret, _) => engines::secret_backend(entry),
         (MountClass::Auth, _) => auth::auth_backend(entry),
     };
-    backend.ok_or_else(|| Error::bad_request(format!("plugin not found in the catalog: {}", entry.kind)))
+    backend.ok_or_else(|| {
+        Error::bad_request(format!("plugin not found in the catalog: {}", entry.kind))
+    })
 }
 
 fn defaults() -> (Vec<MountEntry>, Vec<MountEntry>) {
-    let mut cubby = MountEntry::new(MountClass::Secret, "cubbyhole/", "cubbyhole", "per-token private secret storage");
+    let mut cubby = MountEntry::new(
+        MountClass::Secret,
+        "cubbyhole/",
+        "cubbyhole",
+        "per-token private secret storage",
+    );
     cubby.local = true;
-    let sys = MountEntry::new(MountClass::Secret, "sys/", "system", "system endpoints used for control, policy and debugging");
-    let token = MountEntry::new(MountClass::Auth, "token/", "token", "token based credentials");
+    let sys = MountEntry::new(
+        MountClass::Secret,
+        "sys/",
+        "system",
+        "system endpoints used for control, policy and debugging",
+    );
+    let token = MountEntry::new(
+        MountClass::Auth,
+        "token/",
+        "token",
+        "token based credentials",
+    );
     (vec![cubby, sys], vec![token])
 }
 
-pub(super) async fn load_table(barrier: &Arc<Barrier>, tokens: Arc<TokenStore>) -> Result<MountTable> {
+pub(super) async fn load_table(
+    barrier: &Arc<Barrier>,
+    tokens: Arc<TokenStore>,
+) -> Result<MountTable> {
     let root = View::new(barrier.clone(), "");
     let secret: Option<Vec<MountEntry>> = root.get_json(SECRET_TABLE).await?;
     let auth_entries: Option<Vec<MountEntry>> = root.get_json(AUTH_TABLE).await?;
@@ -64,18 +84,31 @@ pub(super) async fn load_table(barrier: &Arc<Barrier>, tokens: Arc<TokenStore>) 
     for entry in secret.into_iter().chain(auth_entries) {
         let backend = backend_for(&entry, &tokens)?;
         let view = View::new(barrier.clone(), entry.storage_prefix());
-        table.insert(Mounted { entry, backend, view });
+        table.insert(Mounted {
+            entry,
+            backend,
+            view,
+        });
     }
     Ok(table)
 }
 
 async fn persist(core: &Core, table: &MountTable) -> Result<()> {
     let root = View::new(core.barrier.clone(), "");
-    let secret: Vec<MountEntry> = table.entries(MountClass::Secret).into_iter().cloned().collect();
-    let auth_entries: Vec<MountEntry> = table.entries(MountClass::Auth).into_iter().cloned().collect();
+    let secret: Vec<MountEntry> = table
+        .entries(MountClass::Secret)
+        .into_iter()
+        .cloned()
+        .collect();
+    let auth_entries: Vec<MountEntry> = table
+        .entries(MountClass::Auth)
+        .into_iter()
+        .cloned()
+        .collect();
     let s = serde_json::to_vec(&secret).map_err(Error::internal)?;
     let a = serde_json::to_vec(&auth_entries).map_err(Error::internal)?;
-    root.transaction(vec![(SECRET_TABLE, Some(s)), (AUTH_TABLE, Some(a))]).await?;
+    root.transaction(vec![(SECRET_TABLE, Some(s)), (AUTH_TABLE, Some(a))])
+        .await?;
     Ok(())
 }
 
@@ -94,18 +127,30 @@ impl Core {
         }
         let prefix = entry.route_prefix();
         if entry.class == MountClass::Secret && RESERVED.iter().any(|r| prefix.starts_with(r)) {
-            return Err(Error::bad_request(format!("cannot mount {:?} of type {:?}: reserved path", prefix, entry.kind)));
+            return Err(Error::bad_request(format!(
+                "cannot mount {:?} of type {:?}: reserved path",
+                prefix, entry.kind
+            )));
         }
         if entry.class == MountClass::Auth && entry.kind == "token" {
-            return Err(Error::bad_request("token credential backend cannot be instantiated"));
+            return Err(Error::bad_request(
+                "token credential backend cannot be instantiated",
+            ));
         }
         let mut table = (*active.mount_table()).clone();
         if table.conflicts(&prefix) {
-            return Err(Error::bad_request(format!("path is already in use at {}", entry.path)));
+            return Err(Error::bad_request(format!(
+                "path is already in use at {}",
+                entry.path
+            )));
         }
         let backend = backend_for(&entry, &active.tokens)?;
         let view = View::new(self.barrier.clone(), entry.storage_prefix());
-        table.insert(Mounted { entry, backend, view });
+        table.insert(Mounted {
+            entry,
+            backend,
+            view,
+        });
         persist(self, &table).await?;
         *active.mounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
         Ok(())
@@ -119,8 +164,13 @@ impl Core {
         let Some(existing) = table.get(route_prefix) else {
             return Ok(());
         };
-        if matches!(existing.entry.kind.as_str(), "system" | "cubbyhole" | "token" | "identity") {
-            return Err(Error::bad_request(format!("cannot unmount {route_prefix:?}")));
+        if matches!(
+            existing.entry.kind.as_str(),
+            "system" | "cubbyhole" | "token" | "identity"
+        ) {
+            return Err(Error::bad_request(format!(
+                "cannot unmount {route_prefix:?}"
+            )));
         }
         let Some(removed) = table.remove(route_prefix) else {
             return Ok(());
@@ -132,7 +182,11 @@ impl Core {
     }
 
     /// Applies `f` to a mount entry and persists the table.
-    pub async fn update_mount(&self, route_prefix: &str, f: impl FnOnce(&mut MountEntry) -> Result<()>) -> Result<()> {
+    pub async fn update_mount(
+        &self,
+        route_prefix: &str,
+        f: impl FnOnce(&mut MountEntry) -> Result<()>,
+    ) -> Result<()> {
         let _guard = self.lifecycle.lock().await;
         let active = self.active()?;
         let mut table = (*active.mount_table()).clone();
@@ -157,12 +211,17 @@ impl Core {
         let mut mounted = table
             .remove(from)
             .ok_or_else(|| Error::bad_request(format!("no matching mount at {from:?}")))?;
-        if matches!(mounted.entry.kind.as_str(), "system" | "cubbyhole" | "token" | "identity") {
+        if matches!(
+            mounted.entry.kind.as_str(),
+            "system" | "cubbyhole" | "token" | "identity"
+        ) {
             return Err(Error::bad_request(format!("cannot remount {from:?}")));
         }
         let to_auth = to.starts_with("auth/");
         if to_auth != (mounted.entry.class == MountClass::Auth) {
-            return Err(Error::bad_request("cannot move a mount between secret and auth paths"));
+            return Err(Error::bad_request(
+                "cannot move a mount between secret and auth paths",
+            ));
         }
         mounted.entry.path = to.strip_prefix("auth/").unwrap_or(to).to_owned();
         table.insert(mounted);

@@ -41,13 +41,33 @@ impl std::fmt::Debug for RawRequest {
 /// Root-protected paths: the caller needs `sudo` on them besides the capability.
 fn needs_sudo(path: &str) -> bool {
     const EXACT: &[&str] = &[
-        "sys/remount", "sys/audit", "sys/raw", "sys/rotate", "sys/rotate/keyring", "sys/rotate/root", "sys/config/cors",
-        "sys/leases", "sys/seal", "sys/step-down", "auth/token/accessors", "auth/token/accessors/",
+        "sys/remount",
+        "sys/audit",
+        "sys/raw",
+        "sys/rotate",
+        "sys/rotate/keyring",
+        "sys/rotate/root",
+        "sys/config/cors",
+        "sys/leases",
+        "sys/seal",
+        "sys/step-down",
+        "auth/token/accessors",
+        "auth/token/accessors/",
     ];
     const PREFIX: &[&str] = &[
-        "sys/auth/", "sys/audit/", "sys/raw/", "sys/config/auditing/", "sys/config/ui/headers/", "sys/plugins/catalog/",
-        "sys/revoke-prefix/", "sys/revoke-force/", "sys/leases/revoke-prefix/", "sys/leases/revoke-force/",
-        "sys/leases/lookup/", "sys/internal/inspect/", "auth/token/revoke-orphan",
+        "sys/auth/",
+        "sys/audit/",
+        "sys/raw/",
+        "sys/config/auditing/",
+        "sys/config/ui/headers/",
+        "sys/plugins/catalog/",
+        "sys/revoke-prefix/",
+        "sys/revoke-force/",
+        "sys/leases/revoke-prefix/",
+        "sys/leases/revoke-force/",
+        "sys/leases/lookup/",
+        "sys/internal/inspect/",
+        "auth/token/revoke-orphan",
     ];
     EXACT.contains(&path) || PREFIX.iter().any(|p| path.starts_with(p))
 }
@@ -58,7 +78,10 @@ fn sys_unauthenticated(path: &str) -> bool {
 }
 
 fn check_path(path: &str) -> Result<()> {
-    if path.split('/').any(|seg| seg == ".." || seg == ".") || path.contains('\0') || path.contains("//") {
+    if path.split('/').any(|seg| seg == ".." || seg == ".")
+        || path.contains('\0')
+        || path.contains("//")
+    {
         return Err(Error::bad_request(format!("invalid request path {path:?}")));
     }
     Ok(())
@@ -94,10 +117,10 @@ impl Core {
             self.audit_denied(&active, &raw, &path, mounted)?;
             return Err(Error::PermissionDenied);
         }
-        if let Some(t) = &token {
-            if !net::allowed(&t.bound_cidrs, raw.remote_addr.map(|a| a.ip())) {
-                return Err(Error::PermissionDenied);
-            }
+        if let Some(t) = &token
+            && !net::allowed(&t.bound_cidrs, raw.remote_addr.map(|a| a.ip()))
+        {
+            return Err(Error::PermissionDenied);
         }
         if !is_sys && mounted.is_none() {
             return Err(Error::NoRoute(path));
@@ -113,7 +136,12 @@ impl Core {
             mount_point: String::new(),
             null_body: raw.null_body,
         };
-        let (default_ttl, max_ttl) = mounted.map_or((0, 0), |m| (m.entry.config.default_lease_ttl, m.entry.config.max_lease_ttl));
+        let (default_ttl, max_ttl) = mounted.map_or((0, 0), |m| {
+            (
+                m.entry.config.default_lease_ttl,
+                m.entry.config.max_lease_ttl,
+            )
+        });
         let empty_view = crate::barrier::View::new(self.barrier.clone(), "sys/unused/");
         let view = match (is_sys, mounted) {
             (false, Some(m)) => {
@@ -136,13 +164,14 @@ impl Core {
             default_lease_ttl: default_ttl,
             max_lease_ttl: max_ttl,
         };
-        if req.operation == Operation::Create && !is_sys {
-            if let Some(m) = mounted {
-                req.operation = match m.backend.exists(&ctx, &req).await? {
-                    Some(false) => Operation::Create,
-                    _ => Operation::Update,
-                };
-            }
+        if req.operation == Operation::Create
+            && !is_sys
+            && let Some(m) = mounted
+        {
+            req.operation = match m.backend.exists(&ctx, &req).await? {
+                Some(false) => Operation::Create,
+                _ => Operation::Update,
+            };
         }
         if let (Some(acl), false) = (&acl, unauthenticated) {
             let decision = acl.authorize(req.operation, &path, Some(&req.data));
@@ -153,10 +182,10 @@ impl Core {
             }
             ctx.sudo = decision.sudo;
         }
-        if let Some(t) = &token {
-            if !active.tokens.use_token(t).await? {
-                return Err(Error::PermissionDenied);
-            }
+        if let Some(t) = &token
+            && !active.tokens.use_token(t).await?
+        {
+            return Err(Error::PermissionDenied);
         }
         let request_entry = self.audit_request_entry(&raw, &req, &path, token.as_deref(), mounted);
         active.audit.log(&request_entry)?;
@@ -169,7 +198,10 @@ impl Core {
             }
         };
         let result = match result {
-            Ok(resp) => self.issue_token(&active, resp, &path, token.as_deref(), mounted).await,
+            Ok(resp) => {
+                self.issue_token(&active, resp, &path, token.as_deref(), mounted)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let response_entry = response_entry(request_entry, &result);
@@ -189,11 +221,28 @@ impl Core {
         let Some(auth) = resp.auth.take() else {
             return Ok(resp);
         };
-        let (mount_default, mount_max) = mounted.map_or((0, 0), |m| (m.entry.config.default_lease_ttl, m.entry.config.max_lease_ttl));
+        let (mount_default, mount_max) = mounted.map_or((0, 0), |m| {
+            (
+                m.entry.config.default_lease_ttl,
+                m.entry.config.max_lease_ttl,
+            )
+        });
         let auth_child_of_caller = auth.child_of_caller;
-        let parent = if auth.child_of_caller { caller.map(|c| c.hash.clone()) } else { None };
-        let ttl = if auth.ttl > 0 { auth.ttl } else { mount_default };
-        let max_ttl = if auth.max_ttl > 0 { auth.max_ttl } else { mount_max };
+        let parent = if auth.child_of_caller {
+            caller.map(|c| c.hash.clone())
+        } else {
+            None
+        };
+        let ttl = if auth.ttl > 0 {
+            auth.ttl
+        } else {
+            mount_default
+        };
+        let max_ttl = if auth.max_ttl > 0 {
+            auth.max_ttl
+        } else {
+            mount_max
+        };
         let new = NewToken {
             id: auth.id,
             parent,
@@ -211,7 +260,11 @@ impl Core {
             internal: auth.internal,
         };
         if path.starts_with("auth/token/create") {
-            for p in new.policies.iter().filter(|p| *p != "default" && *p != "root") {
+            for p in new
+                .policies
+                .iter()
+                .filter(|p| *p != "default" && *p != "root")
+            {
                 if active.policies.get(p).await?.is_none() {
                     resp.warnings.push(format!("Policy {p:?} does not exist"));
                 }
@@ -220,14 +273,23 @@ impl Core {
         let login_mount = mounted.filter(|m| !auth_child_of_caller && m.entry.kind != "token");
         let (id, mut entry, warnings) = active.tokens.create(new).await?;
         if let Some(m) = login_mount {
-            entry = active.tokens.set_entity(&entry, entity_id(&m.entry.accessor, &entry.display_name)).await?;
+            entry = active
+                .tokens
+                .set_entity(&entry, entity_id(&m.entry.accessor, &entry.display_name))
+                .await?;
         }
         resp.warnings.extend(warnings);
         resp.auth_rendered = Some(render_auth(&id, &entry));
         Ok(resp)
     }
 
-    fn audit_denied(&self, active: &Active, raw: &RawRequest, path: &str, mounted: Option<&Mounted>) -> Result<()> {
+    fn audit_denied(
+        &self,
+        active: &Active,
+        raw: &RawRequest,
+        path: &str,
+        mounted: Option<&Mounted>,
+    ) -> Result<()> {
         if !active.audit.is_enabled() {
             return Ok(());
         }
@@ -245,7 +307,14 @@ impl Core {
         active.audit.log(&resp)
     }
 
-    fn audit_request_entry(&self, raw: &RawRequest, req: &Request, path: &str, token: Option<&TokenEntry>, mounted: Option<&Mounted>) -> Value {
+    fn audit_request_entry(
+        &self,
+        raw: &RawRequest,
+        req: &Request,
+        path: &str,
+        token: Option<&TokenEntry>,
+        mounted: Option<&Mounted>,
+    ) -> Value {
         let auth = match token {
             Some(t) => json!({
                 "client_token": raw.token.clone().unwrap_or_default(),
@@ -266,9 +335,18 @@ impl Core {
                 m.entry.route_prefix(),
                 m.entry.kind.clone(),
                 m.entry.accessor.clone(),
-                if m.entry.class == MountClass::Auth { "auth" } else { "secret" },
+                if m.entry.class == MountClass::Auth {
+                    "auth"
+                } else {
+                    "secret"
+                },
             ),
-            _ => ("sys/".to_owned(), "system".to_owned(), String::new(), "secret"),
+            _ => (
+                "sys/".to_owned(),
+                "system".to_owned(),
+                String::new(),
+                "secret",
+            ),
         };
         let mut request = json!({
             "id": raw.id,
@@ -330,11 +408,17 @@ fn response_entry(mut entry: Value, result: &Result<Response>) -> Value {
 fn entity_id(mount_accessor: &str, alias: &str) -> String {
     let h = coffer_crypto::digest::sha256(format!("{mount_accessor}\0{alias}").as_bytes());
     let x = hex::encode(&h[..16]);
-    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
 }
 
 fn relative<'a>(path: &'a str, m: &Mounted) -> &'a str {
     let prefix = m.entry.route_prefix();
     path.strip_prefix(prefix.as_str()).unwrap_or("")
 }
-

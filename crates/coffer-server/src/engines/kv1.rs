@@ -15,7 +15,12 @@ enum Route {
 static PATHS: PathTable<Route> = PathTable(&[PathSpec {
     pattern: "{path*}",
     route: Route::Entry,
-    operations: &[Operation::Read, Operation::Update, Operation::Delete, Operation::List],
+    operations: &[
+        Operation::Read,
+        Operation::Update,
+        Operation::Delete,
+        Operation::List,
+    ],
     fields: &[],
     existence_check: true,
     help: "read, write, delete or list secrets",
@@ -43,7 +48,9 @@ pub async fn handle_plain(view: &View, req: &Request) -> Result<Response> {
                 return Err(Error::bad_request("missing data fields"));
             }
             if path.is_empty() || path.ends_with('/') {
-                return Err(Error::bad_request("invalid secret path: a path must not be empty or end in '/'"));
+                return Err(Error::bad_request(
+                    "invalid secret path: a path must not be empty or end in '/'",
+                ));
             }
             view.put_json(path, &req.data).await?;
             Ok(Response::empty())

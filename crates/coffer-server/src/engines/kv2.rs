@@ -34,14 +34,75 @@ enum Route {
 use Operation::{Delete, List, Patch, Read, Update};
 
 static PATHS: PathTable<Route> = PathTable(&[
-    PathSpec { pattern: "config", route: Route::Config, operations: &[Read, Update], fields: &["max_versions", "cas_required", "delete_version_after"], existence_check: false, help: "mount-wide versioning settings" },
-    PathSpec { pattern: "data/{path*}", route: Route::Data, operations: &[Read, Update, Patch, Delete], fields: &["data", "options", "version"], existence_check: true, help: "read and write versioned secrets" },
-    PathSpec { pattern: "metadata/{path*}", route: Route::Metadata, operations: &[Read, Update, Patch, Delete, List], fields: &["max_versions", "cas_required", "delete_version_after", "custom_metadata"], existence_check: true, help: "key metadata and version history" },
-    PathSpec { pattern: "delete/{path*}", route: Route::Delete, operations: &[Update], fields: &["versions"], existence_check: false, help: "soft-delete versions" },
-    PathSpec { pattern: "undelete/{path*}", route: Route::Undelete, operations: &[Update], fields: &["versions"], existence_check: false, help: "restore soft-deleted versions" },
-    PathSpec { pattern: "destroy/{path*}", route: Route::Destroy, operations: &[Update], fields: &["versions"], existence_check: false, help: "destroy versions permanently" },
-    PathSpec { pattern: "subkeys/{path*}", route: Route::Subkeys, operations: &[Read], fields: &["version", "depth"], existence_check: false, help: "the structure of a secret without its values" },
-    PathSpec { pattern: "{path*}", route: Route::Invalid, operations: &[Read, Update, Patch, Delete, List], fields: &[], existence_check: false, help: "" },
+    PathSpec {
+        pattern: "config",
+        route: Route::Config,
+        operations: &[Read, Update],
+        fields: &["max_versions", "cas_required", "delete_version_after"],
+        existence_check: false,
+        help: "mount-wide versioning settings",
+    },
+    PathSpec {
+        pattern: "data/{path*}",
+        route: Route::Data,
+        operations: &[Read, Update, Patch, Delete],
+        fields: &["data", "options", "version"],
+        existence_check: true,
+        help: "read and write versioned secrets",
+    },
+    PathSpec {
+        pattern: "metadata/{path*}",
+        route: Route::Metadata,
+        operations: &[Read, Update, Patch, Delete, List],
+        fields: &[
+            "max_versions",
+            "cas_required",
+            "delete_version_after",
+            "custom_metadata",
+        ],
+        existence_check: true,
+        help: "key metadata and version history",
+    },
+    PathSpec {
+        pattern: "delete/{path*}",
+        route: Route::Delete,
+        operations: &[Update],
+        fields: &["versions"],
+        existence_check: false,
+        help: "soft-delete versions",
+    },
+    PathSpec {
+        pattern: "undelete/{path*}",
+        route: Route::Undelete,
+        operations: &[Update],
+        fields: &["versions"],
+        existence_check: false,
+        help: "restore soft-deleted versions",
+    },
+    PathSpec {
+        pattern: "destroy/{path*}",
+        route: Route::Destroy,
+        operations: &[Update],
+        fields: &["versions"],
+        existence_check: false,
+        help: "destroy versions permanently",
+    },
+    PathSpec {
+        pattern: "subkeys/{path*}",
+        route: Route::Subkeys,
+        operations: &[Read],
+        fields: &["version", "depth"],
+        existence_check: false,
+        help: "the structure of a secret without its values",
+    },
+    PathSpec {
+        pattern: "{path*}",
+        route: Route::Invalid,
+        operations: &[Read, Update, Patch, Delete, List],
+        fields: &[],
+        existence_check: false,
+        help: "",
+    },
 ]);
 
 #[derive(Deserialize, Default)]
@@ -57,7 +118,9 @@ struct ConfigFields {
     custom_metadata: Option<BTreeMap<String, String>>,
 }
 
-fn opt_custom_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<BTreeMap<String, String>>, D::Error> {
+fn opt_custom_metadata<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<BTreeMap<String, String>>, D::Error> {
     Ok(Some(fields::str_map(d)?.into_iter().collect()))
 }
 
@@ -86,7 +149,10 @@ fn version_list<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<V
     let items = fields::str_list(d)?;
     items
         .iter()
-        .map(|s| s.parse::<u64>().map_err(|_| serde::de::Error::custom("version numbers must be integers")))
+        .map(|s| {
+            s.parse::<u64>()
+                .map_err(|_| serde::de::Error::custom("version numbers must be integers"))
+        })
         .collect()
 }
 
@@ -106,7 +172,9 @@ impl KvV2 {
     }
 
     fn lock_for(&self, path: &str) -> &Mutex<()> {
-        let h = path.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+        let h = path.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        });
         &self.locks[(h % LOCK_SHARDS as u64) as usize]
     }
 }
@@ -172,7 +240,11 @@ impl KvV2 {
     async fn read_data(&self, view: &View, path: &str, version: u64) -> Result<Response> {
         check_path(path)?;
         let meta = load_meta(view, path).await?.ok_or(Error::NotFound)?;
-        let version = if version == 0 { meta.current_version } else { version };
+        let version = if version == 0 {
+            meta.current_version
+        } else {
+            version
+        };
         let Some(vmeta) = meta.versions.get(&version) else {
             return Err(Error::NotFound);
         };
@@ -180,14 +252,27 @@ impl KvV2 {
         if vmeta.destroyed || vmeta.is_deleted(&now) {
             return Ok(Response {
                 status: Some(404),
-                ..Response::data(obj(json!({"data": null, "metadata": meta.version_json(version)})))
+                ..Response::data(obj(
+                    json!({"data": null, "metadata": meta.version_json(version)}),
+                ))
             });
         }
-        let data: VersionData = view.get_json(&version_key(path, version)).await?.ok_or(Error::NotFound)?;
-        Ok(Response::data(obj(json!({"data": data.data, "metadata": meta.version_json(version)}))))
+        let data: VersionData = view
+            .get_json(&version_key(path, version))
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(Response::data(obj(
+            json!({"data": data.data, "metadata": meta.version_json(version)}),
+        )))
     }
 
-    async fn write_data(&self, view: &View, path: &str, data: Value, cas: Option<u64>) -> Result<Response> {
+    async fn write_data(
+        &self,
+        view: &View,
+        path: &str,
+        data: Value,
+        cas: Option<u64>,
+    ) -> Result<Response> {
         check_path(path)?;
         if !data.is_object() {
             return Err(Error::bad_request("no data provided"));
@@ -196,9 +281,15 @@ impl KvV2 {
         let mut meta = load_meta(view, path).await?.unwrap_or_default();
         let cas_required = config.cas_required || meta.cas_required;
         match cas {
-            None if cas_required => return Err(Error::bad_request("check-and-set parameter required for this call")),
+            None if cas_required => {
+                return Err(Error::bad_request(
+                    "check-and-set parameter required for this call",
+                ));
+            }
             Some(c) if c != meta.current_version => {
-                return Err(Error::bad_request("check-and-set parameter did not match the current version"));
+                return Err(Error::bad_request(
+                    "check-and-set parameter did not match the current version",
+                ));
             }
             _ => {}
         }
@@ -208,7 +299,10 @@ impl KvV2 {
         let vkey = version_key(path, version);
         let mkey = format!("metadata/{path}");
         let pruned_keys: Vec<String> = pruned.iter().map(|v| version_key(path, *v)).collect();
-        let mut ops: Vec<(&str, Option<Vec<u8>>)> = vec![(vkey.as_str(), Some(payload)), (mkey.as_str(), Some(meta_bytes))];
+        let mut ops: Vec<(&str, Option<Vec<u8>>)> = vec![
+            (vkey.as_str(), Some(payload)),
+            (mkey.as_str(), Some(meta_bytes)),
+        ];
         ops.extend(pruned_keys.iter().map(|k| (k.as_str(), None)));
         view.transaction(ops).await?;
         let mut out = meta.version_json(version);
@@ -217,7 +311,13 @@ impl KvV2 {
         Ok(Response::data(out))
     }
 
-    async fn set_versions(&self, view: &View, path: &str, versions: &[u64], route: Route) -> Result<Response> {
+    async fn set_versions(
+        &self,
+        view: &View,
+        path: &str,
+        versions: &[u64],
+        route: Route,
+    ) -> Result<Response> {
         check_path(path)?;
         if versions.is_empty() {
             return Err(Error::bad_request("no version number provided"));
@@ -230,7 +330,9 @@ impl KvV2 {
         for v in versions {
             if let Some(vm) = meta.versions.get_mut(v) {
                 match route {
-                    Route::Delete if vm.deletion_time.is_empty() || !vm.is_deleted(&now) => vm.deletion_time = now.clone(),
+                    Route::Delete if vm.deletion_time.is_empty() || !vm.is_deleted(&now) => {
+                        vm.deletion_time = now.clone()
+                    }
                     Route::Undelete if !vm.destroyed => vm.deletion_time.clear(),
                     Route::Destroy => {
                         vm.destroyed = true;
@@ -248,7 +350,13 @@ impl KvV2 {
         Ok(Response::empty())
     }
 
-    async fn write_metadata(&self, view: &View, path: &str, f: ConfigFields, patch: bool) -> Result<Response> {
+    async fn write_metadata(
+        &self,
+        view: &View,
+        path: &str,
+        f: ConfigFields,
+        patch: bool,
+    ) -> Result<Response> {
         check_path(path)?;
         let existing = load_meta(view, path).await?;
         if patch && existing.is_none() {
@@ -305,9 +413,11 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 
 fn subkeys(v: &Value, depth: u64, level: u64) -> Value {
     match v {
-        Value::Object(m) if depth == 0 || level < depth => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), subkeys(v, depth, level + 1))).collect())
-        }
+        Value::Object(m) if depth == 0 || level < depth => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), subkeys(v, depth, level + 1)))
+                .collect(),
+        ),
         _ => Value::Null,
     }
 }
@@ -342,13 +452,18 @@ impl Backend for KvV2 {
                 let _guard = self.lock_for(&path).lock().await;
                 let meta = load_meta(view, &path).await?;
                 match meta {
-                    Some(m) if m.current_version > 0 => self.set_versions(view, &path, &[m.current_version], Route::Delete).await?,
+                    Some(m) if m.current_version > 0 => {
+                        self.set_versions(view, &path, &[m.current_version], Route::Delete)
+                            .await?
+                    }
                     _ => Response::empty(),
                 }
             }
             (Route::Data, Patch) => {
                 let f: WriteFields = fields::parse(&req.data)?;
-                let patch = f.data.ok_or_else(|| Error::bad_request("no data provided"))?;
+                let patch = f
+                    .data
+                    .ok_or_else(|| Error::bad_request("no data provided"))?;
                 let _guard = self.lock_for(&path).lock().await;
                 let current = self.read_data(view, &path, 0).await?;
                 if current.status == Some(404) {
@@ -356,16 +471,23 @@ impl Backend for KvV2 {
                 }
                 let data = current.data.unwrap_or_default();
                 let mut body = data.get("data").cloned().unwrap_or(Value::Null);
-                let current_version = data.get("metadata").and_then(|m| m.get("version")).and_then(Value::as_u64).unwrap_or(0);
+                let current_version = data
+                    .get("metadata")
+                    .and_then(|m| m.get("version"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
                 merge_patch(&mut body, &patch);
                 let cas = f.options.and_then(|o| o.cas).or(Some(current_version));
                 self.write_data(view, &path, body, cas).await?
             }
             (Route::Data, _) => {
                 let f: WriteFields = fields::parse(&req.data)?;
-                let data = f.data.ok_or_else(|| Error::bad_request("no data provided"))?;
+                let data = f
+                    .data
+                    .ok_or_else(|| Error::bad_request("no data provided"))?;
                 let _guard = self.lock_for(&path).lock().await;
-                self.write_data(view, &path, data, f.options.and_then(|o| o.cas)).await?
+                self.write_data(view, &path, data, f.options.and_then(|o| o.cas))
+                    .await?
             }
             (Route::Metadata, Read) => {
                 check_path(&path)?;
@@ -373,7 +495,11 @@ impl Backend for KvV2 {
                 Response::data(meta.to_json())
             }
             (Route::Metadata, List) => {
-                let prefix = if path.is_empty() || path.ends_with('/') { path.clone() } else { format!("{path}/") };
+                let prefix = if path.is_empty() || path.ends_with('/') {
+                    path.clone()
+                } else {
+                    format!("{path}/")
+                };
                 let keys = view.list(&format!("metadata/{prefix}")).await?;
                 if keys.is_empty() {
                     return Err(Error::NotFound);
@@ -384,7 +510,11 @@ impl Backend for KvV2 {
                 check_path(&path)?;
                 let _guard = self.lock_for(&path).lock().await;
                 if let Some(meta) = load_meta(view, &path).await? {
-                    let keys: Vec<String> = meta.versions.keys().map(|v| version_key(&path, *v)).collect();
+                    let keys: Vec<String> = meta
+                        .versions
+                        .keys()
+                        .map(|v| version_key(&path, *v))
+                        .collect();
                     let mkey = format!("metadata/{path}");
                     let mut ops: Vec<(&str, Option<Vec<u8>>)> = vec![(mkey.as_str(), None)];
                     ops.extend(keys.iter().map(|k| (k.as_str(), None)));
@@ -403,18 +533,25 @@ impl Backend for KvV2 {
                 self.set_versions(view, &path, &f.versions, route).await?
             }
             (Route::Subkeys, _) => {
-                let depth = req.data.get("depth").and_then(|d| d.as_u64().or_else(|| d.as_str()?.parse().ok())).unwrap_or(0);
+                let depth = req
+                    .data
+                    .get("depth")
+                    .and_then(|d| d.as_u64().or_else(|| d.as_str()?.parse().ok()))
+                    .unwrap_or(0);
                 let read = self.read_data(view, &path, requested_version(req)?).await?;
                 if read.status == Some(404) {
                     return Err(Error::NotFound);
                 }
                 let data = read.data.unwrap_or_default();
                 let sub = subkeys(data.get("data").unwrap_or(&Value::Null), depth, 0);
-                Response::data(obj(json!({"metadata": data.get("metadata"), "subkeys": sub})))
+                Response::data(obj(
+                    json!({"metadata": data.get("metadata"), "subkeys": sub}),
+                ))
             }
         };
         if !matches!(req.operation, Read | List) {
-            resp.warnings.extend(warnings.into_iter().filter(|w| !w.contains("[version]")));
+            resp.warnings
+                .extend(warnings.into_iter().filter(|w| !w.contains("[version]")));
         }
         Ok(resp)
     }
@@ -424,7 +561,9 @@ impl Backend for KvV2 {
             return Ok(None);
         };
         match matched.spec.route {
-            Route::Data | Route::Metadata => Ok(Some(load_meta(ctx.view, matched.get("path")).await?.is_some())),
+            Route::Data | Route::Metadata => Ok(Some(
+                load_meta(ctx.view, matched.get("path")).await?.is_some(),
+            )),
             _ => Ok(None),
         }
     }

@@ -13,7 +13,10 @@ fn with_headers(mut resp: HttpResponse, content_type: &'static str) -> HttpRespo
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
     resp
 }
 
@@ -48,14 +51,18 @@ pub fn response(resp: Response) -> HttpResponse {
         *r.status_mut() = status(204);
         return with_headers(r, "application/json");
     }
-    let warnings = if resp.warnings.is_empty() { Value::Null } else { json!(resp.warnings) };
+    let warnings = if resp.warnings.is_empty() {
+        Value::Null
+    } else {
+        json!(resp.warnings)
+    };
     let data = resp.data.map(Value::Object).unwrap_or(Value::Null);
     let mut body = serde_json::Map::new();
-    if resp.legacy {
-        if let Value::Object(d) = &data {
-            for (k, v) in d {
-                body.insert(k.clone(), v.clone());
-            }
+    if resp.legacy
+        && let Value::Object(d) = &data
+    {
+        for (k, v) in d {
+            body.insert(k.clone(), v.clone());
         }
     }
     body.insert("request_id".into(), json!(crate::ids::uuid()));
@@ -65,6 +72,9 @@ pub fn response(resp: Response) -> HttpResponse {
     body.insert("data".into(), data);
     body.insert("wrap_info".into(), Value::Null);
     body.insert("warnings".into(), warnings);
-    body.insert("auth".into(), resp.auth_rendered.map(Value::Object).unwrap_or(Value::Null));
+    body.insert(
+        "auth".into(),
+        resp.auth_rendered.map(Value::Object).unwrap_or(Value::Null),
+    );
     json_body(code, &Value::Object(body))
 }

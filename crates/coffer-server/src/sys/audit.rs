@@ -22,10 +22,22 @@ struct AuditFields {
 }
 
 fn option(options: &Object, key: &str) -> String {
-    options.get(key).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())).unwrap_or_default()
+    options
+        .get(key)
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .unwrap_or_default()
 }
 
-pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Request) -> Result<Response> {
+pub(super) async fn handle(
+    sys: &SysCtx<'_>,
+    route: Route,
+    path: &str,
+    req: &Request,
+) -> Result<Response> {
     let active = sys.active;
     match (route, req.operation) {
         (Route::Audits, _) => {
@@ -46,7 +58,9 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
         (Route::Audit, Operation::Delete) => {
             let p = normalize_path(path)?;
             if sys.core.config().audit_devices.iter().any(|d| d.path == p) {
-                return Err(Error::bad_request("cannot disable an audit device declared in the server configuration"));
+                return Err(Error::bad_request(
+                    "cannot disable an audit device declared in the server configuration",
+                ));
             }
             active.audit.remove(&p);
             persist(sys).await?;
@@ -60,7 +74,10 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
             }
             let f: AuditFields = fields::parse(&req.data)?;
             if f.kind != "file" {
-                return Err(Error::bad_request(format!("unknown backend type: {:?}", f.kind)));
+                return Err(Error::bad_request(format!(
+                    "unknown backend type: {:?}",
+                    f.kind
+                )));
             }
             let p = normalize_path(path)?;
             if active.audit.device(&p).is_some() {
@@ -85,7 +102,10 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
         (Route::AuditHash, _) => {
             let f: AuditFields = fields::parse(&req.data)?;
             let p = normalize_path(path)?;
-            let device = active.audit.device(&p).ok_or_else(|| Error::bad_request(format!("unknown audit backend {p}")))?;
+            let device = active
+                .audit
+                .device(&p)
+                .ok_or_else(|| Error::bad_request(format!("unknown audit backend {p}")))?;
             let mut data = Object::new();
             data.insert("hash".into(), device.hash(&f.input).into());
             Ok(Response::data(data).legacy())
@@ -106,7 +126,10 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
             Ok(Response::empty())
         }
         (Route::Metrics, _) => {
-            let handle = sys.core.metrics().ok_or_else(|| Error::bad_request("metrics are not enabled"))?;
+            let handle = sys
+                .core
+                .metrics()
+                .ok_or_else(|| Error::bad_request("metrics are not enabled"))?;
             Ok(Response {
                 raw: Some(serde_json::Value::String(handle.render())),
                 status: Some(200),
@@ -118,7 +141,13 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
 }
 
 async fn persist(sys: &SysCtx<'_>) -> Result<()> {
-    let declared: Vec<String> = sys.core.config().audit_devices.iter().map(|d| d.path.clone()).collect();
+    let declared: Vec<String> = sys
+        .core
+        .config()
+        .audit_devices
+        .iter()
+        .map(|d| d.path.clone())
+        .collect();
     let api: Vec<FileDeviceConfig> = sys
         .active
         .audit

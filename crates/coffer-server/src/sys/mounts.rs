@@ -13,9 +13,26 @@ use crate::token::SYSTEM_MAX_TTL;
 use crate::{auth, engines, ids};
 
 pub const ENABLE_FIELDS: &[&str] = &[
-    "type", "description", "config", "local", "seal_wrap", "external_entropy_access", "options", "plugin_name", "plugin_version",
-    "default_lease_ttl", "max_lease_ttl", "force_no_cache", "listing_visibility", "audit_non_hmac_request_keys",
-    "audit_non_hmac_response_keys", "passthrough_request_headers", "allowed_response_headers", "token_type", "from", "to",
+    "type",
+    "description",
+    "config",
+    "local",
+    "seal_wrap",
+    "external_entropy_access",
+    "options",
+    "plugin_name",
+    "plugin_version",
+    "default_lease_ttl",
+    "max_lease_ttl",
+    "force_no_cache",
+    "listing_visibility",
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+    "passthrough_request_headers",
+    "allowed_response_headers",
+    "token_type",
+    "from",
+    "to",
 ];
 
 #[derive(Deserialize, Default)]
@@ -55,7 +72,10 @@ struct RemountFields {
 }
 
 fn listing(entries: Vec<&MountEntry>) -> Object {
-    entries.into_iter().map(|e| (e.path.clone(), e.to_json())).collect()
+    entries
+        .into_iter()
+        .map(|e| (e.path.clone(), e.to_json()))
+        .collect()
 }
 
 fn tune_json(e: &MountEntry) -> Object {
@@ -81,17 +101,37 @@ fn tune_json(e: &MountEntry) -> Object {
 fn options_of(v: Option<Object>) -> Option<Object> {
     v.map(|o| {
         o.into_iter()
-            .map(|(k, v)| (k, Value::String(v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))))
+            .map(|(k, v)| {
+                (
+                    k,
+                    Value::String(
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    ),
+                )
+            })
             .collect()
     })
     .filter(|o: &Object| !o.is_empty())
 }
 
-pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Request) -> Result<Response> {
+pub(super) async fn handle(
+    sys: &SysCtx<'_>,
+    route: Route,
+    path: &str,
+    req: &Request,
+) -> Result<Response> {
     let core = sys.core;
-    let class = if matches!(route, Route::Auths | Route::Auth) { MountClass::Auth } else { MountClass::Secret };
+    let class = if matches!(route, Route::Auths | Route::Auth) {
+        MountClass::Auth
+    } else {
+        MountClass::Secret
+    };
     match route {
-        Route::Mounts | Route::Auths => Ok(Response::data(listing(sys.active.mount_table().entries(class))).legacy()),
+        Route::Mounts | Route::Auths => {
+            Ok(Response::data(listing(sys.active.mount_table().entries(class))).legacy())
+        }
         Route::Mount | Route::Auth => {
             let (mount_path, tune) = match path.strip_suffix("/tune") {
                 Some(p) => (p, true),
@@ -105,8 +145,14 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
             match (req.operation, tune) {
                 (Operation::Read, _) => {
                     let table = sys.active.mount_table();
-                    let m = table.get(&route_prefix).ok_or_else(|| Error::bad_request(format!("cannot fetch sysview for path {mount_path:?}")))?;
-                    let data = if tune { tune_json(&m.entry) } else { m.entry.to_json().as_object().cloned().unwrap_or_default() };
+                    let m = table.get(&route_prefix).ok_or_else(|| {
+                        Error::bad_request(format!("cannot fetch sysview for path {mount_path:?}"))
+                    })?;
+                    let data = if tune {
+                        tune_json(&m.entry)
+                    } else {
+                        m.entry.to_json().as_object().cloned().unwrap_or_default()
+                    };
                     Ok(Response::data(data).legacy())
                 }
                 (Operation::Delete, false) => {
@@ -152,7 +198,10 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
                         MountClass::Auth => auth::AUTH_TYPES.contains(&f.kind.as_str()),
                     };
                     if !known {
-                        return Err(Error::bad_request(format!("plugin not found in the catalog: {}", f.kind)));
+                        return Err(Error::bad_request(format!(
+                            "plugin not found in the catalog: {}",
+                            f.kind
+                        )));
                     }
                     let mut entry = MountEntry::new(class, &mount_path, &f.kind, &f.description);
                     entry.local = f.local;
@@ -161,7 +210,8 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
                     if let Some(cfg) = f.config {
                         entry.config.default_lease_ttl = cfg.default_lease_ttl.unwrap_or(0);
                         entry.config.max_lease_ttl = cfg.max_lease_ttl.unwrap_or(0);
-                        entry.config.listing_visibility = cfg.listing_visibility.filter(|v| !v.is_empty());
+                        entry.config.listing_visibility =
+                            cfg.listing_visibility.filter(|v| !v.is_empty());
                     }
                     core.enable_mount(entry).await?;
                     Ok(Response::empty())
@@ -181,10 +231,27 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, path: &str, req: &Req
         }
         Route::UiMounts => {
             let table = sys.active.mount_table();
-            let visible = |e: &&MountEntry| sys.ctx.token.is_some() || e.config.listing_visibility.as_deref() == Some("unauth");
-            let secret: Object = table.entries(MountClass::Secret).into_iter().filter(visible).map(|e| (e.path.clone(), e.to_json())).collect();
-            let auth: Object = table.entries(MountClass::Auth).into_iter().filter(visible).map(|e| (e.path.clone(), e.to_json())).collect();
-            Ok(Response::data(json!({"auth": auth, "secret": secret}).as_object().cloned().unwrap_or_default()))
+            let visible = |e: &&MountEntry| {
+                sys.ctx.token.is_some() || e.config.listing_visibility.as_deref() == Some("unauth")
+            };
+            let secret: Object = table
+                .entries(MountClass::Secret)
+                .into_iter()
+                .filter(visible)
+                .map(|e| (e.path.clone(), e.to_json()))
+                .collect();
+            let auth: Object = table
+                .entries(MountClass::Auth)
+                .into_iter()
+                .filter(visible)
+                .map(|e| (e.path.clone(), e.to_json()))
+                .collect();
+            Ok(Response::data(
+                json!({"auth": auth, "secret": secret})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ))
         }
         Route::UiMount => {
             let target = path.trim_start_matches('/');
@@ -223,10 +290,16 @@ fn mount_access(acl: &coffer_core::policy::Acl, mount_prefix: &str) -> bool {
         let literal = path.split('+').next().unwrap_or(path);
         literal.starts_with(mount_prefix) || (glob && mount_prefix.starts_with(literal))
     };
-    [("exact_paths", false), ("glob_paths", true)].iter().any(|(key, glob)| {
-        resultant
-            .get(*key)
-            .and_then(Value::as_object)
-            .is_some_and(|rules| rules.iter().any(|(p, rule)| covers(p, *glob) && grants(rule)))
-    })
+    [("exact_paths", false), ("glob_paths", true)]
+        .iter()
+        .any(|(key, glob)| {
+            resultant
+                .get(*key)
+                .and_then(Value::as_object)
+                .is_some_and(|rules| {
+                    rules
+                        .iter()
+                        .any(|(p, rule)| covers(p, *glob) && grants(rule))
+                })
+        })
 }

@@ -51,7 +51,12 @@ fn capabilities_response(acl: &Acl, f: &CapabilityFields) -> Result<Response> {
     Ok(Response::data(data).legacy())
 }
 
-pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, name: &str, req: &Request) -> Result<Response> {
+pub(super) async fn handle(
+    sys: &SysCtx<'_>,
+    route: Route,
+    name: &str,
+    req: &Request,
+) -> Result<Response> {
     let store = &sys.active.policies;
     let legacy = matches!(route, Route::LegacyPolicy);
     match (route, req.operation) {
@@ -64,7 +69,10 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, name: &str, req: &Req
             Ok(Response::data(data).legacy())
         }
         (Route::PolicyAcl | Route::LegacyPolicy, Operation::Read) => {
-            let p = store.get(&name.to_lowercase()).await?.ok_or(Error::NotFound)?;
+            let p = store
+                .get(&name.to_lowercase())
+                .await?
+                .ok_or(Error::NotFound)?;
             let mut data = json!({
                 "allow_slashes_in_identity_templates": false,
                 "allow_wildcards_in_identity_templates": false,
@@ -74,17 +82,15 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, name: &str, req: &Req
                 "policy": p.policy,
                 "version": p.version,
             });
-            if p.name == "root" {
-                if let Some(map) = data.as_object_mut() {
-                    map.shift_remove("modified");
-                }
+            if p.name == "root"
+                && let Some(map) = data.as_object_mut()
+            {
+                map.shift_remove("modified");
             }
-            if legacy {
-                if let Some(map) = data.as_object_mut() {
-                    let text = map.shift_remove("policy").unwrap_or_default();
-                    map.insert("rules".into(), text);
-                    map.sort_keys();
-                }
+            if legacy && let Some(map) = data.as_object_mut() {
+                let text = map.shift_remove("policy").unwrap_or_default();
+                map.insert("rules".into(), text);
+                map.sort_keys();
             }
             let resp = Response::data(data.as_object().cloned().unwrap_or_default());
             Ok(if legacy { resp.legacy() } else { resp })
@@ -99,10 +105,15 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, name: &str, req: &Req
             let text = match (f.policy, f.rules) {
                 (Some(p), _) => p,
                 (None, Some(r)) if legacy => {
-                    resp.warnings.push("'rules' is deprecated, please use 'policy' instead".into());
+                    resp.warnings
+                        .push("'rules' is deprecated, please use 'policy' instead".into());
                     r
                 }
-                _ => return Err(Error::bad_request("'policy' parameter not supplied or empty")),
+                _ => {
+                    return Err(Error::bad_request(
+                        "'policy' parameter not supplied or empty",
+                    ));
+                }
             };
             store.put(name, &text, f.cas).await?;
             Ok(resp)
@@ -114,7 +125,12 @@ pub(super) async fn handle(sys: &SysCtx<'_>, route: Route, name: &str, req: &Req
         }
         (Route::Capabilities, _) => {
             let f: CapabilityFields = fields::parse(&req.data)?;
-            let token = sys.active.tokens.lookup(&f.token).await?.ok_or_else(|| Error::bad_request("invalid token"))?;
+            let token = sys
+                .active
+                .tokens
+                .lookup(&f.token)
+                .await?
+                .ok_or_else(|| Error::bad_request("invalid token"))?;
             let acl = store.acl(&token.policies).await?;
             capabilities_response(&acl, &f)
         }

@@ -33,24 +33,128 @@ enum Route {
 use Operation::{List, Read, Update};
 
 const CREATE_FIELDS: &[&str] = &[
-    "id", "policies", "meta", "no_parent", "no_default_policy", "display_name", "num_uses", "ttl",
-    "explicit_max_ttl", "period", "renewable", "type", "entity_alias", "lease", "role_name",
+    "id",
+    "policies",
+    "meta",
+    "no_parent",
+    "no_default_policy",
+    "display_name",
+    "num_uses",
+    "ttl",
+    "explicit_max_ttl",
+    "period",
+    "renewable",
+    "type",
+    "entity_alias",
+    "lease",
+    "role_name",
 ];
 
 static PATHS: PathTable<Route> = PathTable(&[
-    PathSpec { pattern: "create", route: Route::Create, operations: &[Update], fields: CREATE_FIELDS, existence_check: false, help: "create a child token" },
-    PathSpec { pattern: "create-orphan", route: Route::CreateOrphan, operations: &[Update], fields: CREATE_FIELDS, existence_check: false, help: "create an orphan token" },
-    PathSpec { pattern: "lookup", route: Route::Lookup, operations: &[Read, Update], fields: &["token"], existence_check: false, help: "look up a token" },
-    PathSpec { pattern: "lookup-self", route: Route::LookupSelf, operations: &[Read, Update], fields: &["token"], existence_check: false, help: "look up the calling token" },
-    PathSpec { pattern: "lookup-accessor", route: Route::LookupAccessor, operations: &[Update], fields: &["accessor"], existence_check: false, help: "look up a token by accessor" },
-    PathSpec { pattern: "renew", route: Route::Renew, operations: &[Update], fields: &["token", "increment"], existence_check: false, help: "renew a token" },
-    PathSpec { pattern: "renew-self", route: Route::RenewSelf, operations: &[Update], fields: &["token", "increment"], existence_check: false, help: "renew the calling token" },
-    PathSpec { pattern: "renew-accessor", route: Route::RenewAccessor, operations: &[Update], fields: &["accessor", "increment"], existence_check: false, help: "renew a token by accessor" },
-    PathSpec { pattern: "revoke", route: Route::Revoke, operations: &[Update], fields: &["token"], existence_check: false, help: "revoke a token and its children" },
-    PathSpec { pattern: "revoke-self", route: Route::RevokeSelf, operations: &[Update], fields: &[], existence_check: false, help: "revoke the calling token" },
-    PathSpec { pattern: "revoke-accessor", route: Route::RevokeAccessor, operations: &[Update], fields: &["accessor"], existence_check: false, help: "revoke a token by accessor" },
-    PathSpec { pattern: "revoke-orphan", route: Route::RevokeOrphan, operations: &[Update], fields: &["token"], existence_check: false, help: "revoke a token, orphaning its children" },
-    PathSpec { pattern: "accessors", route: Route::Accessors, operations: &[List], fields: &[], existence_check: false, help: "list token accessors" },
+    PathSpec {
+        pattern: "create",
+        route: Route::Create,
+        operations: &[Update],
+        fields: CREATE_FIELDS,
+        existence_check: false,
+        help: "create a child token",
+    },
+    PathSpec {
+        pattern: "create-orphan",
+        route: Route::CreateOrphan,
+        operations: &[Update],
+        fields: CREATE_FIELDS,
+        existence_check: false,
+        help: "create an orphan token",
+    },
+    PathSpec {
+        pattern: "lookup",
+        route: Route::Lookup,
+        operations: &[Read, Update],
+        fields: &["token"],
+        existence_check: false,
+        help: "look up a token",
+    },
+    PathSpec {
+        pattern: "lookup-self",
+        route: Route::LookupSelf,
+        operations: &[Read, Update],
+        fields: &["token"],
+        existence_check: false,
+        help: "look up the calling token",
+    },
+    PathSpec {
+        pattern: "lookup-accessor",
+        route: Route::LookupAccessor,
+        operations: &[Update],
+        fields: &["accessor"],
+        existence_check: false,
+        help: "look up a token by accessor",
+    },
+    PathSpec {
+        pattern: "renew",
+        route: Route::Renew,
+        operations: &[Update],
+        fields: &["token", "increment"],
+        existence_check: false,
+        help: "renew a token",
+    },
+    PathSpec {
+        pattern: "renew-self",
+        route: Route::RenewSelf,
+        operations: &[Update],
+        fields: &["token", "increment"],
+        existence_check: false,
+        help: "renew the calling token",
+    },
+    PathSpec {
+        pattern: "renew-accessor",
+        route: Route::RenewAccessor,
+        operations: &[Update],
+        fields: &["accessor", "increment"],
+        existence_check: false,
+        help: "renew a token by accessor",
+    },
+    PathSpec {
+        pattern: "revoke",
+        route: Route::Revoke,
+        operations: &[Update],
+        fields: &["token"],
+        existence_check: false,
+        help: "revoke a token and its children",
+    },
+    PathSpec {
+        pattern: "revoke-self",
+        route: Route::RevokeSelf,
+        operations: &[Update],
+        fields: &[],
+        existence_check: false,
+        help: "revoke the calling token",
+    },
+    PathSpec {
+        pattern: "revoke-accessor",
+        route: Route::RevokeAccessor,
+        operations: &[Update],
+        fields: &["accessor"],
+        existence_check: false,
+        help: "revoke a token by accessor",
+    },
+    PathSpec {
+        pattern: "revoke-orphan",
+        route: Route::RevokeOrphan,
+        operations: &[Update],
+        fields: &["token"],
+        existence_check: false,
+        help: "revoke a token, orphaning its children",
+    },
+    PathSpec {
+        pattern: "accessors",
+        route: Route::Accessors,
+        operations: &[List],
+        fields: &[],
+        existence_check: false,
+        help: "list token accessors",
+    },
 ]);
 
 #[derive(Deserialize, Default)]
@@ -133,7 +237,11 @@ impl TokenBackend {
 
 /// The `auth` block of a response for an existing token.
 pub fn render_auth(id: &str, entry: &TokenEntry) -> Object {
-    let meta = if entry.meta.is_empty() { Value::Null } else { json!(entry.meta) };
+    let meta = if entry.meta.is_empty() {
+        Value::Null
+    } else {
+        json!(entry.meta)
+    };
     let ttl = entry.ttl_remaining(crate::ids::now_unix());
     json!({
         "client_token": id,
@@ -174,15 +282,22 @@ impl Backend for TokenBackend {
                 let f: CreateFields = fields::parse(&req.data)?;
                 let caller = caller.ok_or(Error::PermissionDenied)?;
                 if !f.kind.is_empty() && f.kind != "service" && f.kind != "default" {
-                    return Err(Error::bad_request(format!("unsupported token type {:?}: only service tokens are available", f.kind)));
+                    return Err(Error::bad_request(format!(
+                        "unsupported token type {:?}: only service tokens are available",
+                        f.kind
+                    )));
                 }
                 let caller_root = caller.is_root();
                 if f.id.is_some() && !caller_root {
-                    return Err(Error::bad_request("root or sudo privileges required to specify token id"));
+                    return Err(Error::bad_request(
+                        "root or sudo privileges required to specify token id",
+                    ));
                 }
                 let orphan = matches!(matched.spec.route, Route::CreateOrphan) || f.no_parent;
                 if f.no_parent && !caller_root && !ctx.sudo {
-                    return Err(Error::bad_request("root or sudo privileges required to create orphan token"));
+                    return Err(Error::bad_request(
+                        "root or sudo privileges required to create orphan token",
+                    ));
                 }
                 let requested = if f.policies.is_empty() {
                     caller.policies.clone()
@@ -223,7 +338,11 @@ impl Backend for TokenBackend {
             }
             Route::Lookup => {
                 let f: TokenField = fields::parse(&req.data)?;
-                let token = if f.token.is_empty() { ctx.client_token.to_owned() } else { f.token };
+                let token = if f.token.is_empty() {
+                    ctx.client_token.to_owned()
+                } else {
+                    f.token
+                };
                 let entry = self.entry_for(&token).await?;
                 Ok(Response::data(entry.lookup_data(&token)))
             }
@@ -238,7 +357,10 @@ impl Backend for TokenBackend {
             }
             Route::Renew => {
                 let f: TokenField = fields::parse(&req.data)?;
-                let entry = self.entry_for(&f.token).await.map_err(|_| Error::bad_request("token not found"))?;
+                let entry = self
+                    .entry_for(&f.token)
+                    .await
+                    .map_err(|_| Error::bad_request("token not found"))?;
                 self.renew(&entry, &f.token, f.increment).await
             }
             Route::RenewSelf => {

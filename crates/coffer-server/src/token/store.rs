@@ -67,13 +67,18 @@ impl TokenEntry {
 
     /// Seconds left, 0 for a token that does not expire.
     pub fn ttl_remaining(&self, now: i64) -> u64 {
-        self.expire_time.map_or(0, |e| u64::try_from(e - now).unwrap_or(0))
+        self.expire_time
+            .map_or(0, |e| u64::try_from(e - now).unwrap_or(0))
     }
 
     /// The `auth/token/lookup*` data shape. `id` is the plaintext when the caller presented it.
     pub fn lookup_data(&self, id: &str) -> Object {
         let now = ids::now_unix();
-        let meta = if self.meta.is_empty() { Value::Null } else { json!(self.meta) };
+        let meta = if self.meta.is_empty() {
+            Value::Null
+        } else {
+            json!(self.meta)
+        };
         let mut d = json!({
             "accessor": self.accessor,
             "creation_time": self.creation_time,
@@ -155,7 +160,11 @@ impl TokenStore {
             expirations: Mutex::new(BTreeSet::new()),
         };
         for hash in store.view.list("id/").await? {
-            if let Some(entry) = store.view.get_json::<TokenEntry>(&format!("id/{hash}")).await? {
+            if let Some(entry) = store
+                .view
+                .get_json::<TokenEntry>(&format!("id/{hash}"))
+                .await?
+            {
                 store.track_expiry(&entry);
             }
         }
@@ -178,17 +187,26 @@ impl TokenStore {
 
     pub async fn create(&self, new: NewToken) -> Result<(String, Arc<TokenEntry>, Vec<String>)> {
         let now = ids::now_unix();
-        let id = new.id.clone().unwrap_or_else(|| format!("s.{}", ids::base62(24)));
+        let id = new
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("s.{}", ids::base62(24)));
         let hash = self.hash(&id);
         if self.view.get(&format!("id/{hash}")).await?.is_some() {
-            return Err(Error::bad_request("cannot create a token with a duplicate ID"));
+            return Err(Error::bad_request(
+                "cannot create a token with a duplicate ID",
+            ));
         }
         let mut warnings = Vec::new();
         let is_root = new.policies.iter().any(|p| p == "root");
         let mut ttl = if new.period > 0 { new.period } else { new.ttl };
         let mut max_expire = None;
         if new.period == 0 {
-            let mut max = if new.max_ttl > 0 { new.max_ttl } else { SYSTEM_MAX_TTL };
+            let mut max = if new.max_ttl > 0 {
+                new.max_ttl
+            } else {
+                SYSTEM_MAX_TTL
+            };
             if new.explicit_max_ttl > 0 {
                 max = max.min(new.explicit_max_ttl);
             }
@@ -236,7 +254,10 @@ impl TokenStore {
         .map_err(Error::internal)?;
         let id_key = format!("id/{hash}");
         let acc_key = format!("accessor/{}", self.hash(&entry.accessor));
-        let mut ops = vec![(id_key.as_str(), Some(bytes)), (acc_key.as_str(), Some(acc))];
+        let mut ops = vec![
+            (id_key.as_str(), Some(bytes)),
+            (acc_key.as_str(), Some(acc)),
+        ];
         let parent_key = entry.parent.as_ref().map(|p| format!("parent/{p}/{hash}"));
         if let Some(k) = &parent_key {
             ops.push((k.as_str(), Some(Vec::new())));
@@ -265,7 +286,11 @@ impl TokenStore {
             .cloned();
         let entry = match cached {
             Some(e) => e,
-            None => match self.view.get_json::<TokenEntry>(&format!("id/{hash}")).await? {
+            None => match self
+                .view
+                .get_json::<TokenEntry>(&format!("id/{hash}"))
+                .await?
+            {
                 None => return Ok(None),
                 Some(e) => {
                     let e = Arc::new(e);
@@ -295,7 +320,11 @@ impl TokenStore {
     pub async fn accessors(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for key in self.view.list("accessor/").await? {
-            if let Some(a) = self.view.get_json::<AccessorEntry>(&format!("accessor/{key}")).await? {
+            if let Some(a) = self
+                .view
+                .get_json::<AccessorEntry>(&format!("accessor/{key}"))
+                .await?
+            {
                 out.push(a.accessor);
             }
         }
@@ -304,7 +333,9 @@ impl TokenStore {
     }
 
     async fn store(&self, entry: TokenEntry) -> Result<Arc<TokenEntry>> {
-        self.view.put_json(&format!("id/{}", entry.hash), &entry).await?;
+        self.view
+            .put_json(&format!("id/{}", entry.hash), &entry)
+            .await?;
         self.track_expiry(&entry);
         let entry = Arc::new(entry);
         self.cache
@@ -315,7 +346,11 @@ impl TokenStore {
     }
 
     /// Records the identity entity a login token belongs to.
-    pub async fn set_entity(&self, entry: &TokenEntry, entity_id: String) -> Result<Arc<TokenEntry>> {
+    pub async fn set_entity(
+        &self,
+        entry: &TokenEntry,
+        entity_id: String,
+    ) -> Result<Arc<TokenEntry>> {
         let mut next = entry.clone();
         next.entity_id = entity_id;
         self.store(next).await
@@ -360,7 +395,11 @@ impl TokenStore {
     pub async fn revoke_orphan(&self, hash: &str) -> Result<()> {
         for child in self.view.list(&format!("parent/{hash}/")).await? {
             let child = child.trim_end_matches('/').to_owned();
-            if let Some(e) = self.view.get_json::<TokenEntry>(&format!("id/{child}")).await? {
+            if let Some(e) = self
+                .view
+                .get_json::<TokenEntry>(&format!("id/{child}"))
+                .await?
+            {
                 let mut e = e;
                 e.parent = None;
                 e.orphan = true;
@@ -372,8 +411,14 @@ impl TokenStore {
     }
 
     async fn revoke_one(&self, hash: &str) -> Result<()> {
-        let entry = self.view.get_json::<TokenEntry>(&format!("id/{hash}")).await?;
-        self.cache.write().unwrap_or_else(|e| e.into_inner()).remove(hash);
+        let entry = self
+            .view
+            .get_json::<TokenEntry>(&format!("id/{hash}"))
+            .await?;
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
         let Some(entry) = entry else {
             return Ok(());
         };
@@ -391,7 +436,11 @@ impl TokenStore {
     }
 
     /// Extends a token's TTL. `increment` 0 means the original TTL (or period).
-    pub async fn renew(&self, hash: &str, increment: u64) -> Result<(Arc<TokenEntry>, Vec<String>)> {
+    pub async fn renew(
+        &self,
+        hash: &str,
+        increment: u64,
+    ) -> Result<(Arc<TokenEntry>, Vec<String>)> {
         let entry = self
             .lookup_hash(hash)
             .await?
@@ -438,11 +487,14 @@ impl TokenStore {
         let mut revoked = 0;
         for (_, hash) in due {
             // A renewed token has a later entry in the set; check the stored expiry.
-            if let Some(e) = self.view.get_json::<TokenEntry>(&format!("id/{hash}")).await? {
-                if e.expire_time.is_some_and(|at| at <= now) {
-                    self.revoke_tree(&hash).await?;
-                    revoked += 1;
-                }
+            if let Some(e) = self
+                .view
+                .get_json::<TokenEntry>(&format!("id/{hash}"))
+                .await?
+                && e.expire_time.is_some_and(|at| at <= now)
+            {
+                self.revoke_tree(&hash).await?;
+                revoked += 1;
             }
         }
         Ok(revoked)
