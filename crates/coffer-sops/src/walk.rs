@@ -201,7 +201,7 @@ impl Walker<'_> {
                 }
                 let s = match v {
                     Value::Str(s) if s.is_empty() => return Ok(()),
-                    Value::Str(s) => s,
+                    Value::Str(s) if s.starts_with("ENC[") => s,
                     _ => {
                         return Err(Error::BadEncValue {
                             path: aad_of(path),

@@ -7,6 +7,7 @@
 mod cli;
 
 use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,9 @@ struct Bao {
 
 impl Drop for Bao {
     fn drop(&mut self) {
+        // the venv's `bao` is a wrapper that starts the real server: end the
+        // whole process group this test created
+        let _ = Command::new("kill").arg("--").arg(format!("-{}", self.child.id())).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -36,6 +40,7 @@ impl Bao {
             .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address=127.0.0.1:{port}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap();
         let bao = Bao { child, addr, bin };
