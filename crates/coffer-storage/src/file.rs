@@ -200,34 +200,39 @@ fn writer_loop(db: &Database, rx: &mpsc::Receiver<Request>, counters: &Counters)
                 Err(_) => break,
             }
         }
-        let result = commit(db, batch.iter().map(|r| r.ops.as_slice()));
-        match result {
-            Ok(()) => {
-                counters.commits.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .requests
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                for req in batch {
-                    // The waiter may have given up (its future was dropped); nothing to do.
-                    let _ = req.done.send(Ok(()));
-                }
+        apply_batch(db, batch, counters);
+    }
+}
+
+/// Commits a batch in one durable transaction and completes its waiters; if that fails,
+/// retries each request in its own transaction so one bad request fails alone.
+fn apply_batch(db: &Database, mut batch: Vec<Request>, counters: &Counters) {
+    match commit(db, batch.iter().map(|r| r.ops.as_slice())) {
+        Ok(()) => {
+            counters.commits.fetch_add(1, Ordering::Relaxed);
+            counters
+                .requests
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            for req in batch {
+                // The waiter may have given up (its future was dropped); nothing to do.
+                let _ = req.done.send(Ok(()));
             }
-            Err(err) if batch.len() == 1 => {
-                tracing::warn!(error = %err, "storage write failed");
-                if let Some(req) = batch.pop() {
-                    let _ = req.done.send(Err(err));
-                }
+        }
+        Err(err) if batch.len() == 1 => {
+            tracing::warn!(error = %err, "storage write failed");
+            if let Some(req) = batch.pop() {
+                let _ = req.done.send(Err(err));
             }
-            Err(err) => {
-                tracing::warn!(error = %err, requests = batch.len(), "batched storage write failed, retrying one by one");
-                for req in batch {
-                    let res = commit(db, std::iter::once(req.ops.as_slice()));
-                    if res.is_ok() {
-                        counters.commits.fetch_add(1, Ordering::Relaxed);
-                        counters.requests.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let _ = req.done.send(res);
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, requests = batch.len(), "batched storage write failed, retrying one by one");
+            for req in batch {
+                let res = commit(db, std::iter::once(req.ops.as_slice()));
+                if res.is_ok() {
+                    counters.commits.fetch_add(1, Ordering::Relaxed);
+                    counters.requests.fetch_add(1, Ordering::Relaxed);
                 }
+                let _ = req.done.send(res);
             }
         }
     }
@@ -251,6 +256,8 @@ fn commit<'a>(db: &Database, batch: impl Iterator<Item = &'a [TxnOp]>) -> Result
         let mut table = txn.open_table(TABLE).map_err(io)?;
         for ops in batch {
             for op in ops {
+                #[cfg(test)]
+                tests::maybe_inject_failure(op)?;
                 match op {
                     TxnOp::Put { key, value } => {
                         table.insert(key.as_str(), value.as_slice()).map_err(io)?;
@@ -321,5 +328,97 @@ impl Storage for FileStorage {
 
     fn kind(&self) -> &'static str {
         "file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Test-only fault: any op on this key makes its transaction fail before commit.
+    const POISON: &str = "\u{0}poison";
+
+    pub(super) fn maybe_inject_failure(op: &TxnOp) -> Result<(), StorageError> {
+        match op {
+            TxnOp::Put { key, .. } | TxnOp::Delete { key } if key == POISON => {
+                Err(StorageError::Io("injected commit failure".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn request(ops: Vec<TxnOp>) -> (Request, oneshot::Receiver<Result<(), StorageError>>) {
+        let (done, wait) = oneshot::channel();
+        (Request { ops, done }, wait)
+    }
+
+    fn put(key: &str) -> TxnOp {
+        TxnOp::Put {
+            key: key.into(),
+            value: key.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_failing_request_fails_alone_and_leaves_no_trace() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = FileStorage::open(dir.path()).expect("open");
+        let counters = Counters::default();
+        let (a, wait_a) = request(vec![put("a")]);
+        let (bad, wait_bad) = request(vec![put("half"), put(POISON)]);
+        let (c, wait_c) = request(vec![put("c")]);
+        apply_batch(&storage.db, vec![a, bad, c], &counters);
+
+        assert!(wait_a.blocking_recv().expect("answered").is_ok());
+        assert!(wait_c.blocking_recv().expect("answered").is_ok());
+        let err = wait_bad
+            .blocking_recv()
+            .expect("answered")
+            .expect_err("poisoned request fails");
+        assert!(err.to_string().contains("injected"), "{err}");
+        assert_eq!(
+            get_blocking(&storage.db, "a").expect("get").as_deref(),
+            Some(&b"a"[..])
+        );
+        assert_eq!(
+            get_blocking(&storage.db, "c").expect("get").as_deref(),
+            Some(&b"c"[..])
+        );
+        assert_eq!(
+            get_blocking(&storage.db, "half").expect("get"),
+            None,
+            "failed request is atomic"
+        );
+        // One failed batch commit, then two successful single commits.
+        assert_eq!(counters.commits.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.requests.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_healthy_batch_is_one_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = FileStorage::open(dir.path()).expect("open");
+        let counters = Counters::default();
+        let (reqs, waits): (Vec<_>, Vec<_>) = (0..10)
+            .map(|i| request(vec![put(&format!("k{i}"))]))
+            .unzip();
+        apply_batch(&storage.db, reqs, &counters);
+        for w in waits {
+            assert!(w.blocking_recv().expect("answered").is_ok());
+        }
+        assert_eq!(counters.commits.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.requests.load(Ordering::Relaxed), 10);
+        assert_eq!(list_blocking(&storage.db, "").expect("list").len(), 10);
+    }
+
+    #[test]
+    fn single_failing_request_reports_its_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = FileStorage::open(dir.path()).expect("open");
+        let counters = Counters::default();
+        let (bad, wait) = request(vec![TxnOp::Delete { key: POISON.into() }]);
+        apply_batch(&storage.db, vec![bad], &counters);
+        assert!(wait.blocking_recv().expect("answered").is_err());
+        assert_eq!(counters.commits.load(Ordering::Relaxed), 0);
     }
 }
