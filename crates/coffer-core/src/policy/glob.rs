@@ -130,22 +130,41 @@ impl SegmentPattern {
         )
     }
 
-    /// Whether `path` (split into `segments` parts) matches.
-    fn matches(&self, path: &str, segments: usize) -> bool {
+    /// Whether a path matches, given as its first segments (`split`, at most
+    /// [`MAX_SPLIT`]) and its total segment count.
+    fn matches(&self, split: &Split<'_>) -> bool {
         let n = self.parts.len();
-        if segments < n || (!self.is_prefix && segments != n) {
+        if split.count < n || (!self.is_prefix && split.count != n) {
             return false;
         }
-        path.split('/')
-            .zip(&self.parts)
-            .enumerate()
-            .all(|(i, (seg, part))| match part {
-                Part::Plus => true,
-                Part::Lit(lit) => {
-                    seg == &**lit || (self.is_prefix && i == n - 1 && seg.starts_with(&**lit))
-                }
-            })
+        let part_ok = |i: usize, seg: &str| match &self.parts[i] {
+            Part::Plus => true,
+            Part::Lit(lit) => {
+                seg == &**lit || (self.is_prefix && i == n - 1 && seg.starts_with(&**lit))
+            }
+        };
+        match split.segments.get(..n) {
+            // Last segment first: it is usually the most selective.
+            Some(segs) => (0..n).rev().all(|i| part_ok(i, segs[i])),
+            None => split
+                .path
+                .split('/')
+                .take(n)
+                .enumerate()
+                .all(|(i, seg)| part_ok(i, seg)),
+        }
     }
+}
+
+/// Most paths have fewer segments; deeper ones are matched by re-splitting.
+const MAX_SPLIT: usize = 24;
+
+/// A request path split once per lookup, without allocating.
+struct Split<'a> {
+    path: &'a str,
+    /// The first `min(count, MAX_SPLIT)` segments.
+    segments: &'a [&'a str],
+    count: usize,
 }
 
 fn prefix_priority(prefix: &str) -> Priority<'_> {
@@ -235,13 +254,24 @@ impl GlobIndex {
         if self.segments_by_first.is_empty() && self.segments_wild.is_empty() {
             return prefix.map(|(_, r)| r);
         }
-        let n = path.bytes().filter(|b| *b == b'/').count() + 1;
-        let first = path.split_once('/').map_or(path, |(f, _)| f);
+        let mut buf = [""; MAX_SPLIT];
+        let mut count = 0;
+        for seg in path.split('/') {
+            if let Some(slot) = buf.get_mut(count) {
+                *slot = seg;
+            }
+            count += 1;
+        }
+        let split = Split {
+            path,
+            segments: &buf[..count.min(MAX_SPLIT)],
+            count,
+        };
         let literal = self
             .segments_by_first
-            .get(first)
-            .and_then(|list| list.iter().find(|s| s.matches(path, n)));
-        let wild = self.segments_wild.iter().find(|s| s.matches(path, n));
+            .get(buf[0])
+            .and_then(|list| list.iter().find(|s| s.matches(&split)));
+        let wild = self.segments_wild.iter().find(|s| s.matches(&split));
         let seg = match (literal, wild) {
             (Some(a), Some(b)) => Some(if a.priority() > b.priority() { a } else { b }),
             (a, b) => a.or(b),
@@ -281,21 +311,64 @@ mod tests {
         assert_eq!(PatternKey::of("a+b/c"), PatternKey::Exact("a+b/c".into()));
     }
 
+    fn split_and(path: &str, f: impl Fn(&Split<'_>) -> bool) -> bool {
+        let segs: Vec<&str> = path.split('/').collect();
+        let full = Split {
+            path,
+            segments: &segs,
+            count: segs.len(),
+        };
+        // Also exercise the re-splitting fallback for deep paths.
+        let none = Split {
+            path,
+            segments: &[],
+            count: segs.len(),
+        };
+        let (a, b) = (f(&full), f(&none));
+        assert_eq!(a, b, "fallback disagrees on {path}");
+        a
+    }
+
+    #[test]
+    fn deep_paths() {
+        let deep: String = (0..40)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut g = GlobIndex::default();
+        g.add_segment("s0/+/s2*", 1);
+        let long_pattern: String = (0..30)
+            .map(|i| {
+                if i == 5 {
+                    "+".to_owned()
+                } else {
+                    format!("s{i}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+            + "*";
+        g.add_segment(&long_pattern, 2);
+        g.finish();
+        assert_eq!(g.lookup(&deep), Some(2));
+        assert_eq!(g.lookup("s0/x/s2"), Some(1));
+    }
+
     #[test]
     fn segment_matching() {
         let p = SegmentPattern::new("g/+/c", 0);
-        let m = |path: &str| p.matches(path, path.split('/').count());
+        let m = |path: &str| split_and(path, |s| p.matches(s));
         assert!(m("g/q/c"));
         assert!(m("g//c"));
         assert!(!m("g/q/r/c"));
         assert!(!m("g/q/c/d"));
         let p = SegmentPattern::new("g/+/c*", 0);
-        let m = |path: &str| p.matches(path, path.split('/').count());
+        let m = |path: &str| split_and(path, |s| p.matches(s));
         assert!(m("g/q/c"));
         assert!(m("g/q/cde/f"));
         assert!(!m("g/q/d"));
         let p = SegmentPattern::new("g/+/*", 0);
-        let m = |path: &str| p.matches(path, path.split('/').count());
+        let m = |path: &str| split_and(path, |s| p.matches(s));
         assert!(m("g/q/"));
         assert!(m("g/q/anything/else"));
         assert!(!m("g/q"));
