@@ -186,6 +186,63 @@ fn open(key: &DataKey, iv: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Res
     }
 }
 
+/// A data key with its AES key schedule prepared once, for walking a whole
+/// file (the per-call functions below rebuild it every time).
+pub struct KeyedCipher {
+    key: DataKey,
+    gcm: AesGcm<Aes256, U32>,
+}
+
+impl KeyedCipher {
+    pub fn new(key: &DataKey) -> Self {
+        KeyedCipher { key: key.clone(), gcm: AesGcm::<Aes256, U32>::new(key.as_bytes().into()) }
+    }
+
+    pub fn encrypt(&self, plaintext: &[u8], aad: &str, ty: ValueType, iv: Option<&[u8]>) -> Result<String, AeadError> {
+        match iv {
+            Some(iv) if iv.len() != 32 => encrypt(&self.key, plaintext, aad, ty, Some(iv)),
+            _ => {
+                let mut ivb = [0u8; 32];
+                match iv {
+                    Some(iv) => ivb.copy_from_slice(iv),
+                    None => fill_random(&mut ivb),
+                }
+                let mut buf = plaintext.to_vec();
+                let tag = self
+                    .gcm
+                    .encrypt_in_place_detached(Nonce::<U32>::from_slice(&ivb), aad.as_bytes(), &mut buf)
+                    .map_err(|_| AeadError)?;
+                Ok(format_enc(&buf, &ivb, &tag, ty))
+            }
+        }
+    }
+
+    pub fn decrypt(&self, v: &EncValue, aad: &str) -> Result<Zeroizing<Vec<u8>>, AeadError> {
+        if v.iv.len() != 32 || v.tag.len() != 16 {
+            return decrypt(&self.key, v, aad);
+        }
+        let mut buf = Zeroizing::new(v.data.clone());
+        self.gcm
+            .decrypt_in_place_detached(Nonce::<U32>::from_slice(&v.iv), aad.as_bytes(), &mut buf, Tag::from_slice(&v.tag))
+            .map_err(|_| AeadError)?;
+        Ok(buf)
+    }
+}
+
+fn format_enc(data: &[u8], iv: &[u8], tag: &[u8], ty: ValueType) -> String {
+    let mut out = String::with_capacity(ENC_PREFIX.len() + (data.len() + iv.len() + tag.len()) * 4 / 3 + 40);
+    out.push_str(ENC_PREFIX);
+    B64.encode_string(data, &mut out);
+    out.push_str(",iv:");
+    B64.encode_string(iv, &mut out);
+    out.push_str(",tag:");
+    B64.encode_string(tag, &mut out);
+    out.push_str(",type:");
+    out.push_str(ty.as_str());
+    out.push(']');
+    out
+}
+
 /// Encrypts `plaintext` under `aad`, with `iv` if given (IV reuse for
 /// unchanged values) or a fresh random 32-byte IV.
 pub fn encrypt(key: &DataKey, plaintext: &[u8], aad: &str, ty: ValueType, iv: Option<&[u8]>) -> Result<String, AeadError> {
@@ -199,13 +256,7 @@ pub fn encrypt(key: &DataKey, plaintext: &[u8], aad: &str, ty: ValueType, iv: Op
     };
     let mut buf = plaintext.to_vec();
     let tag = seal(key, &iv, aad.as_bytes(), &mut buf)?;
-    Ok(format!(
-        "{ENC_PREFIX}{},iv:{},tag:{},type:{}]",
-        B64.encode(&buf),
-        B64.encode(&iv),
-        B64.encode(&tag),
-        ty.as_str()
-    ))
+    Ok(format_enc(&buf, &iv, &tag, ty))
 }
 
 /// Decrypts a parsed value; the plaintext is zeroized when dropped.
@@ -260,6 +311,11 @@ mod tests {
         let mut t = parse_enc(&s).unwrap();
         t.data[0] ^= 1;
         assert!(decrypt(&k, &t, "a:b:").is_err());
+        let kc = KeyedCipher::new(&k);
+        let s2 = kc.encrypt(b"hello", "a:b:", ValueType::Str, Some(&v.iv)).unwrap();
+        assert_eq!(s2, s, "same key, IV and AAD give the same text");
+        assert_eq!(&kc.decrypt(&v, "a:b:").unwrap()[..], b"hello");
+        assert!(kc.decrypt(&t, "a:b:").is_err());
     }
 
     #[test]

@@ -134,7 +134,7 @@ mod tests {
     fn plaintext_encodings() {
         assert_eq!(Value::Float(7.0).plaintext().unwrap().0, b"7");
         assert_eq!(Value::Float(1234568000.0).plaintext().unwrap().0, b"1234568000");
-        assert_eq!(Value::Float(3.14).plaintext().unwrap().0, b"3.14");
+        assert_eq!(Value::Float(2.25).plaintext().unwrap().0, b"2.25");
         assert_eq!(Value::Bool(true).plaintext().unwrap().0, b"True");
         assert_eq!(Value::Int(-3).plaintext().unwrap().0, b"-3");
         assert_eq!(Value::from_plaintext(b"TRUE", ValueType::Bool).unwrap(), Value::Bool(true));

@@ -31,7 +31,7 @@ enum Mode {
 }
 
 struct Walker<'a> {
-    key: Option<&'a DataKey>,
+    key: Option<cipher::KeyedCipher>,
     rule: &'a Rule,
     mac_only_encrypted: bool,
     cache: &'a mut IvCache,
@@ -59,7 +59,7 @@ pub fn mac_of_plaintext(branches: &[Branch], rule: &Rule, mac_only_encrypted: bo
 
 fn run(branches: &mut [Branch], key: Option<&DataKey>, rule: &Rule, mac_only_encrypted: bool, cache: &mut IvCache, mode: Mode) -> Result<Outcome> {
     let mut w = Walker {
-        key,
+        key: key.map(cipher::KeyedCipher::new),
         rule,
         mac_only_encrypted,
         cache,
@@ -227,9 +227,9 @@ impl Walker<'_> {
     }
 
     fn seal(&mut self, bytes: &[u8], aad: &str, ty: ValueType, path: &[String]) -> Result<String> {
-        let key = self.key.ok_or_else(|| Error::Other("internal: no data key".into()))?;
-        let iv = self.cache.get(ty, aad, bytes).map(<[u8]>::to_vec);
-        cipher::encrypt(key, bytes, aad, ty, iv.as_deref()).map_err(|_| Error::Encrypt {
+        let key = self.key.as_ref().ok_or_else(|| Error::Other("internal: no data key".into()))?;
+        let iv = self.cache.get(ty, aad, bytes);
+        key.encrypt(bytes, aad, ty, iv).map_err(|_| Error::Encrypt {
             path: aad_of(path),
             reason: "aes-gcm failed".into(),
         })
@@ -238,9 +238,9 @@ impl Walker<'_> {
     /// `Ok(None)` = authentication failed; `Err` = malformed value.
     #[allow(clippy::type_complexity)]
     fn open(&mut self, s: &str, aad: &str) -> Result<Option<(zeroize::Zeroizing<Vec<u8>>, ValueType)>> {
-        let key = self.key.ok_or_else(|| Error::Other("internal: no data key".into()))?;
+        let key = self.key.as_ref().ok_or_else(|| Error::Other("internal: no data key".into()))?;
         let ev = cipher::parse_enc(s).map_err(|reason| Error::BadEncValue { path: aad.to_owned(), reason })?;
-        match cipher::decrypt(key, &ev, aad) {
+        match key.decrypt(&ev, aad) {
             Ok(pt) => {
                 self.cache.remember(ev.ty, aad, &pt, &ev.iv);
                 Ok(Some((pt, ev.ty)))

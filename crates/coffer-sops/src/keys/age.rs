@@ -37,7 +37,7 @@ pub fn decrypt(enc: &str, identities: &[x25519::Identity]) -> Result<Zeroizing<V
 
 /// Parses identity lines (`AGE-SECRET-KEY-1…`), ignoring comments and blanks.
 pub fn parse_identities(text: &str) -> Vec<x25519::Identity> {
-    text.split(|c: char| c == '\n' || c == ' ' || c == '\r' || c == '\t')
+    text.split(['\n', ' ', '\r', '\t'])
         .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
         .filter_map(|l| x25519::Identity::from_str(l).ok())
         .collect()

@@ -85,10 +85,8 @@ impl Env {
 pub fn run_cmd(mut c: Command, stdin: Option<&[u8]>) -> Out {
     c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
-    if let Some(mut s) = child.stdin.take() {
-        if let Some(data) = stdin {
-            s.write_all(data).unwrap();
-        }
+    if let (Some(mut s), Some(data)) = (child.stdin.take(), stdin) {
+        s.write_all(data).unwrap();
     }
     let o = child.wait_with_output().unwrap();
     Out { code: o.status.code().unwrap_or(-1), stdout: o.stdout, stderr: String::from_utf8_lossy(&o.stderr).into_owned() }
