@@ -1,16 +1,362 @@
-//! Transit: encryption as a service (placeholder; owned by the transit work).
+//! Transit: encryption as a service, as OpenBao 2.7 serves it — named keys
+//! with versions, encrypt/decrypt/rewrap/datakey, sign/verify, hmac, random,
+//! hash, export and backup/restore. Keys live in the barrier (one entry per
+//! key at `policy/<name>`) and, parsed, in an in-memory cache so the hot path
+//! neither re-reads storage nor rebuilds AEAD keys. Every write to a key goes
+//! through [`Transit::update`], which holds that key's lock, persists, and
+//! replaces the cached copy.
+//!
+//! Layout: `keytype` (types, hashes), `material` (key versions), `policy`
+//! (a key and its KEY shape), `aead` and `sign` (the cryptography), `codec`
+//! (Go-compatible base64, PEM, DER), `ops` (data-plane handlers), `keys`
+//! (key management handlers), `fields` (request field structs).
+
+mod aead;
+mod backup;
+mod codec;
+mod fields;
+mod keys;
+mod keytype;
+mod material;
+mod ops;
+mod policy;
+mod sign;
+mod sigops;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use coffer_core::logical::{Error, Request, Response, Result};
+use coffer_core::logical::{Error, Operation, Request, Response, Result};
+use coffer_core::paths::{PathSpec, PathTable};
+use tokio::sync::Mutex;
 
+use crate::barrier::View;
 use crate::framework::{Backend, Ctx};
 
-#[derive(Default)]
-pub struct Transit;
+pub use keytype::{HashAlg, KeyType};
+pub use policy::{Policy, PolicyMeta};
+pub use sign::{Marshaling, Salt, SigAlg, SignOpts};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    KeysList,
+    Key,
+    KeyConfig,
+    KeyRotate,
+    KeyTrim,
+    Encrypt,
+    Decrypt,
+    Rewrap,
+    Datakey,
+    Hmac,
+    Sign,
+    Verify,
+    Random,
+    Hash,
+    Export,
+    Backup,
+    Restore,
+}
+
+use Operation::{Delete, List, Read, Update};
+
+const ENC_FIELDS: &[&str] = &[
+    "plaintext",
+    "context",
+    "key_version",
+    "associated_data",
+    "batch_input",
+    "type",
+    "convergent_encryption",
+    "partial_failure_response_code",
+    "nonce",
+];
+const DEC_FIELDS: &[&str] = &[
+    "ciphertext",
+    "context",
+    "associated_data",
+    "batch_input",
+    "partial_failure_response_code",
+    "nonce",
+    "oaep_label",
+];
+const SIGN_FIELDS: &[&str] = &[
+    "input",
+    "context",
+    "key_version",
+    "hash_algorithm",
+    "algorithm",
+    "prehashed",
+    "signature_algorithm",
+    "marshaling_algorithm",
+    "salt_length",
+    "batch_input",
+    "signature",
+    "hmac",
+];
+
+macro_rules! spec {
+    ($pattern:expr, $route:expr, $ops:expr, $fields:expr, $exists:expr) => {
+        PathSpec {
+            pattern: $pattern,
+            route: $route,
+            operations: $ops,
+            fields: $fields,
+            existence_check: $exists,
+            help: "",
+        }
+    };
+}
+
+static PATHS: PathTable<Route> = PathTable(&[
+    spec!("keys", Route::KeysList, &[List], &[], false),
+    spec!(
+        "keys/{name}/config",
+        Route::KeyConfig,
+        &[Update],
+        &[
+            "min_decryption_version",
+            "min_encryption_version",
+            "deletion_allowed",
+            "exportable",
+            "allow_plaintext_backup",
+            "auto_rotate_period",
+        ],
+        false
+    ),
+    spec!("keys/{name}/rotate", Route::KeyRotate, &[Update], &[], false),
+    spec!("keys/{name}/trim", Route::KeyTrim, &[Update], &["min_available_version"], false),
+    spec!(
+        "keys/{name}",
+        Route::Key,
+        &[Read, Update, Delete],
+        &[
+            "type",
+            "derived",
+            "convergent_encryption",
+            "exportable",
+            "allow_plaintext_backup",
+            "auto_rotate_period",
+            "key_size",
+            "context",
+        ],
+        true
+    ),
+    spec!("encrypt/{name}", Route::Encrypt, &[Update], ENC_FIELDS, true),
+    spec!("decrypt/{name}", Route::Decrypt, &[Update], DEC_FIELDS, false),
+    spec!("rewrap/{name}", Route::Rewrap, &[Update], ENC_FIELDS, false),
+    spec!(
+        "datakey/{plaintext}/{name}",
+        Route::Datakey,
+        &[Update],
+        &["context", "bits", "nonce", "key_version", "associated_data"],
+        false
+    ),
+    spec!("hmac/{name}/{urlalgorithm}", Route::Hmac, &[Update], SIGN_FIELDS, false),
+    spec!("hmac/{name}", Route::Hmac, &[Update], SIGN_FIELDS, false),
+    spec!("sign/{name}/{urlalgorithm}", Route::Sign, &[Update], SIGN_FIELDS, false),
+    spec!("sign/{name}", Route::Sign, &[Update], SIGN_FIELDS, false),
+    spec!("verify/{name}/{urlalgorithm}", Route::Verify, &[Update], SIGN_FIELDS, false),
+    spec!("verify/{name}", Route::Verify, &[Update], SIGN_FIELDS, false),
+    spec!("random/{source}/{urlbytes}", Route::Random, &[Update], &["bytes", "format", "source"], false),
+    spec!("random/{source}", Route::Random, &[Update], &["bytes", "format", "source"], false),
+    spec!("random", Route::Random, &[Update], &["bytes", "format", "source"], false),
+    spec!("hash/{urlalgorithm}", Route::Hash, &[Update], &["input", "format", "algorithm"], false),
+    spec!("hash", Route::Hash, &[Update], &["input", "format", "algorithm"], false),
+    spec!("export/{type}/{name}/{version}", Route::Export, &[Read], &["format"], false),
+    spec!("export/{type}/{name}", Route::Export, &[Read], &["format"], false),
+    spec!("backup/{name}", Route::Backup, &[Read], &[], false),
+    spec!("restore/{name}", Route::Restore, &[Update], &["backup", "force"], false),
+    spec!("restore", Route::Restore, &[Update], &["backup", "name", "force"], false),
+]);
+
+/// Per-key write serialisation: 64 shards keyed by a hash of the name.
+const LOCK_SHARDS: usize = 64;
+
+/// The transit engine of one mount.
+pub struct Transit {
+    cache: RwLock<HashMap<String, Arc<Policy>>>,
+    locks: Vec<Mutex<()>>,
+}
+
+impl Default for Transit {
+    fn default() -> Self {
+        Transit {
+            cache: RwLock::new(HashMap::new()),
+            locks: (0..LOCK_SHARDS).map(|_| Mutex::new(())).collect(),
+        }
+    }
+}
+
+fn storage_key(name: &str) -> String {
+    format!("policy/{name}")
+}
+
+impl Transit {
+    fn lock_for(&self, name: &str) -> &Mutex<()> {
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        &self.locks[(h % LOCK_SHARDS as u64) as usize]
+    }
+
+    fn cached(&self, name: &str) -> Option<Arc<Policy>> {
+        self.cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    fn set_cached(&self, name: &str, p: Option<Arc<Policy>>) {
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        match p {
+            Some(p) => cache.insert(name.to_owned(), p),
+            None => cache.remove(name),
+        };
+    }
+
+    /// Reads storage; the caller holds the key's lock.
+    async fn load_locked(&self, view: &View, name: &str) -> Result<Option<Arc<Policy>>> {
+        if let Some(p) = self.cached(name) {
+            return Ok(Some(p));
+        }
+        let stored: Option<policy::StoredPolicy> = view.get_json(&storage_key(name)).await?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let p = Arc::new(Policy::from_stored(stored)?);
+        self.set_cached(name, Some(p.clone()));
+        Ok(Some(p))
+    }
+
+    /// The key `name`, from the cache when possible; rotates it first when
+    /// its auto-rotation period has passed.
+    pub async fn get(&self, view: &View, name: &str) -> Result<Option<Arc<Policy>>> {
+        let now = crate::ids::now_unix();
+        if let Some(p) = self.cached(name)
+            && !p.rotation_due(now)
+        {
+            return Ok(Some(p));
+        }
+        let guard = self.lock_for(name).lock().await;
+        let Some(p) = self.load_locked(view, name).await? else {
+            return Ok(None);
+        };
+        if !p.rotation_due(now) {
+            return Ok(Some(p));
+        }
+        drop(guard);
+        self.update(view, name, |p| p.rotate()).await.map(Some)
+    }
+
+    /// Persists `p` and makes it the cached copy; the caller holds the lock.
+    async fn store_locked(&self, view: &View, p: Policy) -> Result<Arc<Policy>> {
+        view.put_json(&storage_key(&p.meta.name), &p.to_stored())
+            .await?;
+        let p = Arc::new(p);
+        self.set_cached(&p.meta.name, Some(p.clone()));
+        Ok(p)
+    }
+
+    /// Applies `f` to a copy of key `name` and persists it.
+    pub async fn update(
+        &self,
+        view: &View,
+        name: &str,
+        f: impl FnOnce(&mut Policy) -> Result<()>,
+    ) -> Result<Arc<Policy>> {
+        let _guard = self.lock_for(name).lock().await;
+        let current = self
+            .load_locked(view, name)
+            .await?
+            .ok_or_else(|| Error::bad_request("key not found"))?;
+        let mut next = (*current).clone();
+        f(&mut next)?;
+        self.store_locked(view, next).await
+    }
+
+    /// Returns key `name`, creating it with `make` when absent; the flag is
+    /// true when this call created it.
+    pub async fn get_or_create(
+        &self,
+        view: &View,
+        name: &str,
+        make: impl FnOnce() -> Result<Policy>,
+    ) -> Result<(Arc<Policy>, bool)> {
+        if let Some(p) = self.get(view, name).await? {
+            return Ok((p, false));
+        }
+        let _guard = self.lock_for(name).lock().await;
+        if let Some(p) = self.load_locked(view, name).await? {
+            return Ok((p, false));
+        }
+        let p = self.store_locked(view, make()?).await?;
+        Ok((p, true))
+    }
+
+    /// Removes key `name` from storage and cache.
+    async fn remove(&self, view: &View, name: &str) -> Result<()> {
+        let _guard = self.lock_for(name).lock().await;
+        view.delete(&storage_key(name)).await?;
+        self.set_cached(name, None);
+        Ok(())
+    }
+
+    /// Stores a restored key (replacing any cached copy).
+    async fn put_restored(&self, view: &View, p: Policy, force: bool) -> Result<Arc<Policy>> {
+        let name = p.meta.name.clone();
+        let _guard = self.lock_for(&name).lock().await;
+        if !force && self.load_locked(view, &name).await?.is_some() {
+            return Err(Error::bad_request(format!(
+                "key \"{name}\" already exists"
+            )));
+        }
+        self.store_locked(view, p).await
+    }
+}
 
 #[async_trait]
 impl Backend for Transit {
-    async fn handle(&self, _ctx: &Ctx<'_>, req: &mut Request) -> Result<Response> {
-        Err(Error::NoRoute(format!("{}{}", req.mount_point, req.path)))
+    async fn handle(&self, ctx: &Ctx<'_>, req: &mut Request) -> Result<Response> {
+        let matched = PATHS.resolve(req)?;
+        let view = ctx.view;
+        let warnings = matched.warnings(req);
+        let route = matched.spec.route;
+        let caps = &matched.captures;
+        let mut resp = match route {
+            Route::KeysList => keys::list(view).await?,
+            Route::Key => keys::key(self, view, req, caps).await?,
+            Route::KeyConfig => keys::config(self, view, req, caps.get("name")).await?,
+            Route::KeyRotate => keys::rotate(self, view, caps.get("name")).await?,
+            Route::KeyTrim => keys::trim(self, view, req, caps.get("name")).await?,
+            Route::Export => keys::export(self, view, req, caps).await?,
+            Route::Backup => keys::backup(self, view, caps.get("name")).await?,
+            Route::Restore => keys::restore(self, view, req, caps.get("name")).await?,
+            Route::Random => ops::random(req, caps).await?,
+            Route::Hash => ops::hash(req, caps.get("urlalgorithm"))?,
+            Route::Encrypt => ops::encrypt(self, view, req, caps.get("name")).await?,
+            Route::Decrypt => ops::decrypt(self, view, req, caps.get("name")).await?,
+            Route::Rewrap => ops::rewrap(self, view, req, caps.get("name")).await?,
+            Route::Datakey => ops::datakey(self, view, req, caps).await?,
+            Route::Hmac => ops::hmac(self, view, req, caps).await?,
+            Route::Sign => ops::sign(self, view, req, caps).await?,
+            Route::Verify => ops::verify(self, view, req, caps).await?,
+        };
+        resp.warnings.extend(warnings);
+        Ok(resp)
+    }
+
+    async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {
+        let Some(matched) = PATHS.lookup(&req.path) else {
+            return Ok(None);
+        };
+        match matched.spec.route {
+            Route::Key | Route::Encrypt => Ok(Some(
+                self.get(ctx.view, matched.get("name")).await?.is_some(),
+            )),
+            _ => Ok(None),
+        }
     }
 }
