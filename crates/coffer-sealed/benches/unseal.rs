@@ -68,5 +68,61 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Interleaved ratios: on a shared, loaded machine, criterion's sequential groups see different
+/// load. Here raw RSA and each unseal case alternate in short batches, and the medians of the
+/// per-round ratios are printed (`ratio = unseal rate / raw rate`).
+fn interleaved(_c: &mut Criterion) {
+    let keys: Vec<PrivateKey> = (0..12).map(|_| PrivateKey::generate(4096).expect("keygen")).collect();
+    let label = b"team-a/db";
+    let value = [7u8; 32];
+    let blob = hybrid::encrypt(keys[0].public(), &value, label).expect("seal");
+    let rsa_part = hybrid::split(&blob).expect("split").0.to_vec();
+    let mut out = vec![0u8; keys[0].oaep().min_output_size()];
+    let one = ring_of(&keys[..1]);
+    let twelve = ring_of(&keys);
+    let old_blob = hybrid::encrypt(keys[7].public(), &value, label).expect("seal");
+    twelve.decrypt(&old_blob, label, "team-a/db").expect("learn");
+    let batch = 8;
+    let time = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        t.elapsed().as_secs_f64() / batch as f64
+    };
+    let cases: [(&str, &dyn Fn()); 3] = [
+        ("unseal_1_key", &|| {
+            black_box(one.decrypt(&blob, label, "team-a/db").expect("open"));
+        }),
+        ("unseal_12_keys_newest", &|| {
+            black_box(twelve.decrypt(&blob, label, "").expect("open"));
+        }),
+        ("unseal_12_keys_remembered", &|| {
+            black_box(twelve.decrypt(&old_blob, label, "team-a/db").expect("open"));
+        }),
+    ];
+    let rounds = 25;
+    let mut raw_rates = Vec::new();
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds {
+        for (i, (_, case)) in cases.iter().enumerate() {
+            let raw = time(&mut || {
+                black_box(keys[0].oaep().decrypt(&OAEP_SHA256_MGF1SHA256, &rsa_part, &mut out, Some(label)).expect("rsa").len());
+            });
+            let t = time(&mut || case());
+            raw_rates.push(1.0 / raw);
+            ratios[i].push(raw / t);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("interleaved (median of {rounds} rounds x {batch} ops): raw RSA-OAEP-4096 {:.1} ops/s", median(&mut raw_rates));
+    for (i, (name, _)) in cases.iter().enumerate() {
+        println!("interleaved ratio {name}: {:.3}x raw", median(&mut ratios[i]));
+    }
+}
+
+criterion_group!(benches, bench, interleaved);
 criterion_main!(benches);

@@ -6,3 +6,5 @@
 pub mod http;
 pub mod keys;
 pub mod reconcile;
+#[cfg(feature = "kube-controller")]
+pub mod runtime;

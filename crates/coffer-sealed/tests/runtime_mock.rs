@@ -1,0 +1,115 @@
+//! The kube-runtime reconcile against kube-rs's mocked API service (tower-test), with recorded
+//! API objects: it reads the target Secret, creates or leaves it, publishes the event and patches
+//! the status, in that order. Run with `--features kube-controller`.
+#![cfg(feature = "kube-controller")]
+
+mod common;
+
+use std::sync::Arc;
+
+use coffer_sealed::controller::reconcile::ReconcileOptions;
+use coffer_sealed::controller::runtime::{Context, KeyStore, RunError, SealedSecretObject, reconcile_object};
+use coffer_sealed::{KeyRing, PrivateKey, codec};
+use http::{Request, Response};
+use kube::Client;
+use kube::client::Body;
+use kube::runtime::events::{Recorder, Reporter};
+use serde_json::{Value, json};
+
+const UID: &str = "5f0c2b9e-6a1d-4c53-9a53-0d6c2f7b1a10";
+
+fn sealed_object() -> SealedSecretObject {
+    let dir = common::compat().join("kubesealpy");
+    let mut v = codec::parse_documents(&std::fs::read(dir.join("sealedsecret-strict.yaml")).unwrap(), "ss").unwrap().remove(0);
+    v["metadata"]["uid"] = UID.into();
+    v["metadata"]["generation"] = 1.into();
+    v["metadata"]["resourceVersion"] = "10".into();
+    serde_json::from_value(v).unwrap()
+}
+
+fn context(client: Client) -> Context {
+    let dir = common::compat().join("kubesealpy");
+    let ring = KeyRing::from_keys(["key.pem", "key-old.pem"].map(|f| PrivateKey::from_pem(&std::fs::read(dir.join(f)).unwrap(), f).unwrap()));
+    Context {
+        recorder: Recorder::new(client.clone(), Reporter { controller: "sealed-secrets".into(), instance: Some("test".into()) }),
+        client,
+        keys: Arc::new(KeyStore::new(ring)),
+        options: ReconcileOptions::default(),
+    }
+}
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+async fn expect(handle: &mut Handle, method: &str, path: &str) -> (Value, tower_test::mock::SendResponse<Response<Body>>) {
+    let (req, send) = handle.next_request().await.expect("a request");
+    assert_eq!((req.method().as_str(), req.uri().path()), (method, path));
+    let body = req.into_body().collect_bytes().await.unwrap();
+    let v = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+    (v, send)
+}
+
+fn respond(send: tower_test::mock::SendResponse<Response<Body>>, status: u16, body: &Value) {
+    send.send_response(Response::builder().status(status).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap());
+}
+
+#[tokio::test]
+async fn creates_secret_publishes_event_and_patches_status() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(Client::new(service, "default"));
+    let obj = sealed_object();
+    let api_server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, "GET", "/api/v1/namespaces/demo-ns/secrets/demo-secret").await;
+        respond(send, 404, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "secrets \"demo-secret\" not found", "reason": "NotFound", "code": 404}));
+        let (created, send) = expect(&mut handle, "POST", "/api/v1/namespaces/demo-ns/secrets").await;
+        assert_eq!(created["data"]["username"], "YWRtaW4=");
+        assert_eq!(created["metadata"]["ownerReferences"][0]["uid"], UID);
+        assert_eq!(created["metadata"]["ownerReferences"][0]["controller"], true);
+        respond(send, 201, &created);
+        let (event, send) = expect(&mut handle, "POST", "/apis/events.k8s.io/v1/namespaces/demo-ns/events").await;
+        assert_eq!((event["reason"].as_str(), event["type"].as_str()), (Some("Unsealed"), Some("Normal")));
+        assert_eq!(event["regarding"]["kind"], "SealedSecret");
+        respond(send, 201, &event);
+        let (patch, send) = expect(&mut handle, "PATCH", "/apis/bitnami.com/v1alpha1/namespaces/demo-ns/sealedsecrets/demo-secret/status").await;
+        assert_eq!(patch["status"]["conditions"][0]["status"], "True");
+        assert_eq!(patch["status"]["observedGeneration"], 1);
+        respond(send, 200, &json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "demo-secret", "namespace": "demo-ns"}, "spec": {}}));
+    });
+    reconcile_object(&obj, &ctx).await.expect("reconcile succeeds");
+    api_server.await.unwrap();
+}
+
+#[tokio::test]
+async fn unmanaged_secret_is_a_conflict_with_warning_and_retry() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(Client::new(service, "default"));
+    let obj = sealed_object();
+    let api_server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, "GET", "/api/v1/namespaces/demo-ns/secrets/demo-secret").await;
+        respond(send, 200, &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-secret", "namespace": "demo-ns", "uid": "other", "resourceVersion": "3"}, "data": {"x": "eQ=="}}));
+        let (event, send) = expect(&mut handle, "POST", "/apis/events.k8s.io/v1/namespaces/demo-ns/events").await;
+        assert_eq!((event["reason"].as_str(), event["type"].as_str()), (Some("ErrUpdateFailed"), Some("Warning")));
+        assert_eq!(event["note"], "Resource \"demo-secret\" already exists and is not managed by SealedSecret");
+        respond(send, 201, &event);
+        let (patch, send) = expect(&mut handle, "PATCH", "/apis/bitnami.com/v1alpha1/namespaces/demo-ns/sealedsecrets/demo-secret/status").await;
+        assert_eq!(patch["status"]["conditions"][0]["status"], "False");
+        respond(send, 200, &json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "demo-secret", "namespace": "demo-ns"}, "spec": {}}));
+    });
+    let err = reconcile_object(&obj, &ctx).await.expect_err("conflict");
+    assert!(matches!(err, RunError::Retry(_)), "{err}");
+    api_server.await.unwrap();
+}
+
+/// End to end against a real cluster (not available here): apply
+/// `deploy/sealedsecrets.bitnami.com.yaml`, run `coffer controller` with a kubeconfig, then
+/// `kubeseal --controller-url http://localhost:8080 < secret.yaml | kubectl apply -f -` and check
+/// that the Secret appears with the SealedSecret as owner and `status.conditions[0].status=True`.
+#[tokio::test]
+#[ignore = "needs a Kubernetes cluster and KUBECONFIG"]
+async fn end_to_end_with_a_real_cluster() {
+    let client = Client::try_default().await.expect("a cluster");
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> = kube::Api::namespaced(client, "default");
+    let name = "coffer-e2e";
+    let s = secrets.get_opt(name).await.expect("api reachable");
+    assert!(s.is_some(), "apply a SealedSecret named {name} in default with the controller running first");
+}
