@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub audit: Vec<FileDeviceConfig>,
     pub api_addr: Option<String>,
     pub log_level: String,
+    /// `standard` (human-readable) or `json` (one object per line).
+    pub log_format: String,
     pub max_request_size: usize,
     pub allow_api_audit: bool,
     /// Settings accepted for compatibility but without effect here.
@@ -134,6 +136,7 @@ impl ServerConfig {
             audit: Vec::new(),
             api_addr: None,
             log_level: "info".into(),
+            log_format: "standard".into(),
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             allow_api_audit: false,
             ignored: Vec::new(),
@@ -160,6 +163,13 @@ impl ServerConfig {
                             }
                             cfg.log_level = level;
                         }
+                        "log_format" => {
+                            let format = as_string(&attr.expr).ok_or_else(|| bad("a string"))?;
+                            if format != "standard" && format != "json" {
+                                return Err(ctx.err(key, format!("unknown log_format {format:?}: use \"standard\" or \"json\"")));
+                            }
+                            cfg.log_format = format;
+                        }
                         "max_request_size" => {
                             cfg.max_request_size =
                                 as_size(&attr.expr).ok_or_else(|| bad("a number of bytes"))?
@@ -169,8 +179,9 @@ impl ServerConfig {
                                 as_bool(&attr.expr).ok_or_else(|| bad("a boolean"))?
                         }
                         "ui" | "disable_mlock" | "cluster_addr" | "cluster_name"
-                        | "default_lease_ttl" | "max_lease_ttl" | "pid_file" | "log_format"
-                        | "disable_cache" => cfg.ignored.push(key.to_owned()),
+                        | "default_lease_ttl" | "max_lease_ttl" | "pid_file" | "disable_cache" => {
+                            cfg.ignored.push(key.to_owned())
+                        }
                         other => return Err(ctx.err(other, format!("unknown field {other:?}"))),
                     }
                 }

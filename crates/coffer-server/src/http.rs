@@ -115,12 +115,13 @@ async fn handle(
         .unwrap_or("")
         .to_owned();
     let mount_label = metric_mount(&path);
-    let resp = match into_raw(&core, remote, req).await {
+    let request_id = crate::ids::uuid();
+    let resp = match into_raw(&core, remote, req, request_id.clone()).await {
         Ok(raw) => {
             let head = method == Method::HEAD;
             let result = core.handle_request(raw).await;
             let mut r = match result {
-                Ok(resp) => render::response(resp),
+                Ok(resp) => render::response(resp, &request_id),
                 Err(e) => render::error_response(&e),
             };
             if head {
@@ -151,6 +152,7 @@ async fn into_raw(
     core: &Core,
     remote: SocketAddr,
     req: Request<Body>,
+    id: String,
 ) -> Result<RawRequest, Error> {
     let (parts, body) = req.into_parts();
     let headers = &parts.headers;
@@ -204,7 +206,7 @@ async fn into_raw(
     let path = parts.uri.path().strip_prefix("/v1/").unwrap_or("");
     let path = percent_decode(path)?;
     Ok(RawRequest {
-        id: crate::ids::uuid(),
+        id,
         operation,
         path,
         data,

@@ -136,6 +136,20 @@ pub struct Mounted {
     pub entry: MountEntry,
     pub backend: Arc<dyn Backend>,
     pub view: View,
+    /// `entry.route_prefix()`, computed once for routing.
+    pub prefix: String,
+}
+
+impl Mounted {
+    pub fn new(entry: MountEntry, backend: Arc<dyn Backend>, view: View) -> Self {
+        let prefix = entry.route_prefix();
+        Mounted {
+            entry,
+            backend,
+            view,
+            prefix,
+        }
+    }
 }
 
 /// All mounts, ordered for longest-prefix routing.
@@ -145,36 +159,27 @@ pub struct MountTable {
 }
 
 impl MountTable {
-    pub fn insert(&mut self, m: Mounted) {
+    pub fn insert(&mut self, mut m: Mounted) {
+        m.prefix = m.entry.route_prefix();
         self.mounts.push(m);
-        self.mounts.sort_by(|a, b| {
-            b.entry
-                .route_prefix()
-                .len()
-                .cmp(&a.entry.route_prefix().len())
-        });
+        self.mounts
+            .sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
     }
 
     pub fn remove(&mut self, route_prefix: &str) -> Option<Mounted> {
-        let idx = self
-            .mounts
-            .iter()
-            .position(|m| m.entry.route_prefix() == route_prefix)?;
+        let idx = self.mounts.iter().position(|m| m.prefix == route_prefix)?;
         Some(self.mounts.remove(idx))
     }
 
     /// The mount serving `path` (longest matching prefix).
     pub fn route(&self, path: &str) -> Option<&Mounted> {
-        self.mounts.iter().find(|m| {
-            let prefix = m.entry.route_prefix();
-            path.starts_with(&prefix) || path == prefix.trim_end_matches('/')
-        })
+        self.mounts
+            .iter()
+            .find(|m| path.starts_with(&m.prefix) || path == m.prefix.trim_end_matches('/'))
     }
 
     pub fn get(&self, route_prefix: &str) -> Option<&Mounted> {
-        self.mounts
-            .iter()
-            .find(|m| m.entry.route_prefix() == route_prefix)
+        self.mounts.iter().find(|m| m.prefix == route_prefix)
     }
 
     pub fn entries(&self, class: MountClass) -> Vec<&MountEntry> {
@@ -190,10 +195,9 @@ impl MountTable {
 
     /// Whether a new mount at `route_prefix` would overlap an existing one.
     pub fn conflicts(&self, route_prefix: &str) -> bool {
-        self.mounts.iter().any(|m| {
-            let p = m.entry.route_prefix();
-            p.starts_with(route_prefix) || route_prefix.starts_with(&p)
-        })
+        self.mounts
+            .iter()
+            .any(|m| m.prefix.starts_with(route_prefix) || route_prefix.starts_with(&m.prefix))
     }
 }
 

@@ -56,6 +56,9 @@ struct ServerArgs {
     /// Log level: trace, debug, info, warn, error.
     #[arg(long = "log-level")]
     log_level: Option<String>,
+    /// Log format: standard or json.
+    #[arg(long = "log-format")]
+    log_format: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -108,14 +111,18 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,h2=warn"))
     });
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -131,7 +138,12 @@ fn run_server(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| config.as_ref().map(|c| c.log_level.clone()))
         .unwrap_or_else(|| "info".into());
-    init_logging(&level);
+    let format = args
+        .log_format
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.log_format.clone()))
+        .unwrap_or_else(|| "standard".into());
+    init_logging(&level, format == "json");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

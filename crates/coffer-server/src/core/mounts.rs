@@ -84,11 +84,7 @@ pub(super) async fn load_table(
     for entry in secret.into_iter().chain(auth_entries) {
         let backend = backend_for(&entry, &tokens)?;
         let view = View::new(barrier.clone(), entry.storage_prefix());
-        table.insert(Mounted {
-            entry,
-            backend,
-            view,
-        });
+        table.insert(Mounted::new(entry, backend, view));
     }
     Ok(table)
 }
@@ -146,11 +142,7 @@ impl Core {
         }
         let backend = backend_for(&entry, &active.tokens)?;
         let view = View::new(self.barrier.clone(), entry.storage_prefix());
-        table.insert(Mounted {
-            entry,
-            backend,
-            view,
-        });
+        table.insert(Mounted::new(entry, backend, view));
         persist(self, &table).await?;
         *active.mounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
         Ok(())

@@ -88,7 +88,7 @@ fn check_path(path: &str) -> Result<()> {
 }
 
 impl Core {
-    pub async fn handle_request(self: &Arc<Self>, raw: RawRequest) -> Result<Response> {
+    pub async fn handle_request(self: &Arc<Self>, mut raw: RawRequest) -> Result<Response> {
         let path = raw.path.trim_start_matches('/').to_owned();
         check_path(&path)?;
         if lifecycle::is_lifecycle_path(&path) {
@@ -132,7 +132,7 @@ impl Core {
         let mut req = Request {
             operation: raw.operation,
             path: String::new(),
-            data: raw.data.clone(),
+            data: std::mem::take(&mut raw.data),
             mount_point: String::new(),
             null_body: raw.null_body,
         };
@@ -187,8 +187,14 @@ impl Core {
         {
             return Err(Error::PermissionDenied);
         }
-        let request_entry = self.audit_request_entry(&raw, &req, &path, token.as_deref(), mounted);
-        active.audit.log(&request_entry)?;
+        // Audit entries are built only when a device will write them.
+        let request_entry = if active.audit.is_enabled() {
+            let entry = self.audit_request_entry(&raw, &req, &path, token.as_deref(), mounted);
+            active.audit.log(&entry)?;
+            Some(entry)
+        } else {
+            None
+        };
         let result = if is_sys {
             sys::handle(self, &active, &ctx, acl.as_deref(), &mut req).await
         } else {
@@ -204,8 +210,9 @@ impl Core {
             }
             Err(e) => Err(e),
         };
-        let response_entry = response_entry(request_entry, &result);
-        active.audit.log(&response_entry)?;
+        if let Some(entry) = request_entry {
+            active.audit.log(&response_entry(entry, &result))?;
+        }
         result
     }
 
@@ -366,8 +373,8 @@ impl Core {
                 request["client_token_accessor"] = json!(entry.accessor);
             }
         }
-        if !raw.data.is_empty() {
-            request["data"] = Value::Object(raw.data.clone());
+        if !req.data.is_empty() {
+            request["data"] = Value::Object(req.data.clone());
         }
         json!({"time": ids::rfc3339_now(), "type": "request", "auth": auth, "request": request})
     }
@@ -419,6 +426,5 @@ fn entity_id(mount_accessor: &str, alias: &str) -> String {
 }
 
 fn relative<'a>(path: &'a str, m: &Mounted) -> &'a str {
-    let prefix = m.entry.route_prefix();
-    path.strip_prefix(prefix.as_str()).unwrap_or("")
+    path.strip_prefix(m.prefix.as_str()).unwrap_or("")
 }

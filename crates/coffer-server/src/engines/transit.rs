@@ -125,8 +125,20 @@ static PATHS: PathTable<Route> = PathTable(&[
         ],
         false
     ),
-    spec!("keys/{name}/rotate", Route::KeyRotate, &[Update], &[], false),
-    spec!("keys/{name}/trim", Route::KeyTrim, &[Update], &["min_available_version"], false),
+    spec!(
+        "keys/{name}/rotate",
+        Route::KeyRotate,
+        &[Update],
+        &[],
+        false
+    ),
+    spec!(
+        "keys/{name}/trim",
+        Route::KeyTrim,
+        &[Update],
+        &["min_available_version"],
+        false
+    ),
     spec!(
         "keys/{name}",
         Route::Key,
@@ -143,8 +155,20 @@ static PATHS: PathTable<Route> = PathTable(&[
         ],
         true
     ),
-    spec!("encrypt/{name}", Route::Encrypt, &[Update], ENC_FIELDS, true),
-    spec!("decrypt/{name}", Route::Decrypt, &[Update], DEC_FIELDS, false),
+    spec!(
+        "encrypt/{name}",
+        Route::Encrypt,
+        &[Update],
+        ENC_FIELDS,
+        true
+    ),
+    spec!(
+        "decrypt/{name}",
+        Route::Decrypt,
+        &[Update],
+        DEC_FIELDS,
+        false
+    ),
     spec!("rewrap/{name}", Route::Rewrap, &[Update], ENC_FIELDS, false),
     spec!(
         "datakey/{plaintext}/{name}",
@@ -153,22 +177,100 @@ static PATHS: PathTable<Route> = PathTable(&[
         &["context", "bits", "nonce", "key_version", "associated_data"],
         false
     ),
-    spec!("hmac/{name}/{urlalgorithm}", Route::Hmac, &[Update], SIGN_FIELDS, false),
+    spec!(
+        "hmac/{name}/{urlalgorithm}",
+        Route::Hmac,
+        &[Update],
+        SIGN_FIELDS,
+        false
+    ),
     spec!("hmac/{name}", Route::Hmac, &[Update], SIGN_FIELDS, false),
-    spec!("sign/{name}/{urlalgorithm}", Route::Sign, &[Update], SIGN_FIELDS, false),
+    spec!(
+        "sign/{name}/{urlalgorithm}",
+        Route::Sign,
+        &[Update],
+        SIGN_FIELDS,
+        false
+    ),
     spec!("sign/{name}", Route::Sign, &[Update], SIGN_FIELDS, false),
-    spec!("verify/{name}/{urlalgorithm}", Route::Verify, &[Update], SIGN_FIELDS, false),
-    spec!("verify/{name}", Route::Verify, &[Update], SIGN_FIELDS, false),
-    spec!("random/{source}/{urlbytes}", Route::Random, &[Update], &["bytes", "format", "source"], false),
-    spec!("random/{source}", Route::Random, &[Update], &["bytes", "format", "source"], false),
-    spec!("random", Route::Random, &[Update], &["bytes", "format", "source"], false),
-    spec!("hash/{urlalgorithm}", Route::Hash, &[Update], &["input", "format", "algorithm"], false),
-    spec!("hash", Route::Hash, &[Update], &["input", "format", "algorithm"], false),
-    spec!("export/{type}/{name}/{version}", Route::Export, &[Read], &["format"], false),
-    spec!("export/{type}/{name}", Route::Export, &[Read], &["format"], false),
+    spec!(
+        "verify/{name}/{urlalgorithm}",
+        Route::Verify,
+        &[Update],
+        SIGN_FIELDS,
+        false
+    ),
+    spec!(
+        "verify/{name}",
+        Route::Verify,
+        &[Update],
+        SIGN_FIELDS,
+        false
+    ),
+    spec!(
+        "random/{source}/{urlbytes}",
+        Route::Random,
+        &[Update],
+        &["bytes", "format", "source"],
+        false
+    ),
+    spec!(
+        "random/{source}",
+        Route::Random,
+        &[Update],
+        &["bytes", "format", "source"],
+        false
+    ),
+    spec!(
+        "random",
+        Route::Random,
+        &[Update],
+        &["bytes", "format", "source"],
+        false
+    ),
+    spec!(
+        "hash/{urlalgorithm}",
+        Route::Hash,
+        &[Update],
+        &["input", "format", "algorithm"],
+        false
+    ),
+    spec!(
+        "hash",
+        Route::Hash,
+        &[Update],
+        &["input", "format", "algorithm"],
+        false
+    ),
+    spec!(
+        "export/{type}/{name}/{version}",
+        Route::Export,
+        &[Read],
+        &["format"],
+        false
+    ),
+    spec!(
+        "export/{type}/{name}",
+        Route::Export,
+        &[Read],
+        &["format"],
+        false
+    ),
     spec!("backup/{name}", Route::Backup, &[Read], &[], false),
-    spec!("restore/{name}", Route::Restore, &[Update], &["backup", "force"], false),
-    spec!("restore", Route::Restore, &[Update], &["backup", "name", "force"], false),
+    spec!(
+        "restore/{name}",
+        Route::Restore,
+        &[Update],
+        &["backup", "force"],
+        false
+    ),
+    spec!(
+        "restore",
+        Route::Restore,
+        &[Update],
+        &["backup", "name", "force"],
+        false
+    ),
 ]);
 
 /// Per-key write serialisation: 64 shards keyed by a hash of the name.
@@ -309,9 +411,7 @@ impl Transit {
         let name = p.meta.name.clone();
         let _guard = self.lock_for(&name).lock().await;
         if !force && self.load_locked(view, &name).await?.is_some() {
-            return Err(Error::bad_request(format!(
-                "key \"{name}\" already exists"
-            )));
+            return Err(Error::bad_request(format!("key \"{name}\" already exists")));
         }
         self.store_locked(view, p).await
     }

@@ -35,7 +35,8 @@ pub fn error_response(e: &Error) -> HttpResponse {
     json_body(code, &json!({ "errors": e.messages() }))
 }
 
-pub fn response(resp: Response) -> HttpResponse {
+/// Renders a response; `request_id` is the id the audit log recorded.
+pub fn response(resp: Response, request_id: &str) -> HttpResponse {
     let code = resp.status.unwrap_or(200);
     if let Some(raw) = resp.raw {
         if let Value::String(text) = raw {
@@ -65,7 +66,7 @@ pub fn response(resp: Response) -> HttpResponse {
             body.insert(k.clone(), v.clone());
         }
     }
-    body.insert("request_id".into(), json!(crate::ids::uuid()));
+    body.insert("request_id".into(), json!(request_id));
     body.insert("lease_id".into(), json!(""));
     body.insert("renewable".into(), json!(false));
     body.insert("lease_duration".into(), json!(resp.lease_duration));

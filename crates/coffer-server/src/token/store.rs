@@ -171,6 +171,17 @@ impl TokenStore {
         Ok(store)
     }
 
+    /// Caches an entry; the cache is bounded (cleared when full) so memory
+    /// does not grow with the number of tokens ever created.
+    fn cache_put(&self, hash: String, entry: Arc<TokenEntry>) {
+        const MAX_CACHED: usize = 65_536;
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(hash, entry);
+    }
+
     /// Storage key of a token (or accessor): hex HMAC under the store's salt.
     pub fn hash(&self, token: &str) -> String {
         hmac::sha256_hex(self.salt.expose(), token.as_bytes())
@@ -265,10 +276,7 @@ impl TokenStore {
         self.view.transaction(ops).await?;
         self.track_expiry(&entry);
         let entry = Arc::new(entry);
-        self.cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hash, entry.clone());
+        self.cache_put(hash, entry.clone());
         Ok((id, entry, warnings))
     }
 
@@ -294,10 +302,7 @@ impl TokenStore {
                 None => return Ok(None),
                 Some(e) => {
                     let e = Arc::new(e);
-                    self.cache
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(hash.to_owned(), e.clone());
+                    self.cache_put(hash.to_owned(), e.clone());
                     e
                 }
             },
@@ -338,10 +343,7 @@ impl TokenStore {
             .await?;
         self.track_expiry(&entry);
         let entry = Arc::new(entry);
-        self.cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(entry.hash.clone(), entry.clone());
+        self.cache_put(entry.hash.clone(), entry.clone());
         Ok(entry)
     }
 

@@ -160,7 +160,11 @@ pub fn open(
     let (key, n12) = resolve(kt, prebuilt, raw, nonce, &mut owned)?;
     let mut buf = Zeroizing::new(body.to_vec());
     let len = key
-        .open_in_place(Nonce::assume_unique_for_key(n12), Aad::from(aad), &mut buf[..])
+        .open_in_place(
+            Nonce::assume_unique_for_key(n12),
+            Aad::from(aad),
+            &mut buf[..],
+        )
         .map_err(|_| auth_failed())?
         .len();
     buf.truncate(len);
@@ -175,9 +179,11 @@ pub fn parse_tagged<'a>(value: &'a str, what: &str) -> Result<(i64, &'a str)> {
     let (ver, payload) = rest
         .split_once(':')
         .ok_or_else(|| bad(format!("invalid {what}: wrong number of fields")))?;
-    let ver: i64 = ver
-        .parse()
-        .map_err(|_| bad(format!("invalid {what}: version number could not be decoded")))?;
+    let ver: i64 = ver.parse().map_err(|_| {
+        bad(format!(
+            "invalid {what}: version number could not be decoded"
+        ))
+    })?;
     Ok((ver, payload))
 }
 
@@ -192,7 +198,13 @@ pub fn tagged_version(p: &Policy, ver: i64, what: &str) -> Result<u32> {
 }
 
 /// Encrypts `plaintext` with version `ver` of `p`, returning the tagged ciphertext.
-pub fn encrypt(p: &Policy, ver: u32, plaintext: &[u8], context: &[u8], aad: &[u8]) -> Result<String> {
+pub fn encrypt(
+    p: &Policy,
+    ver: u32,
+    plaintext: &[u8],
+    context: &[u8],
+    aad: &[u8],
+) -> Result<String> {
     let kt = p.kt;
     let kv: &KeyVersion = p.version(ver)?;
     let body = match &kv.secret {
@@ -200,7 +212,9 @@ pub fn encrypt(p: &Policy, ver: u32, plaintext: &[u8], context: &[u8], aad: &[u8
             let mut out = vec![0u8; enc.ciphertext_size()];
             let ct = enc
                 .encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None)
-                .map_err(|_| bad("failed to RSA encrypt the plaintext: message too long for RSA key size"))?;
+                .map_err(|_| {
+                    bad("failed to RSA encrypt the plaintext: message too long for RSA key size")
+                })?;
             ct.to_vec()
         }
         Secret::Sym { raw, cipher } => {
@@ -220,7 +234,14 @@ pub fn encrypt(p: &Policy, ver: u32, plaintext: &[u8], context: &[u8], aad: &[u8
                 };
                 seal(kt, None, &key[..enc_len], &nonce, aad, plaintext)?
             } else {
-                seal(kt, cipher.as_ref(), raw, &random_bytes(nlen), aad, plaintext)?
+                seal(
+                    kt,
+                    cipher.as_ref(),
+                    raw,
+                    &random_bytes(nlen),
+                    aad,
+                    plaintext,
+                )?
             }
         }
         _ => {
@@ -251,13 +272,16 @@ pub fn decrypt(
     let (ver, payload) = parse_tagged(value, "ciphertext")?;
     let ver = tagged_version(p, ver, "ciphertext")?;
     let kv = p.version(ver)?;
-    let data = codec::decode(payload).map_err(|_| bad("invalid ciphertext: could not decode base64"))?;
+    let data =
+        codec::decode(payload).map_err(|_| bad("invalid ciphertext: could not decode base64"))?;
     match &kv.secret {
         Secret::Rsa { dec, .. } => {
             let mut out = Zeroizing::new(vec![0u8; dec.min_output_size()]);
             let len = dec
                 .decrypt(&OAEP_SHA256_MGF1SHA256, &data, &mut out, oaep_label)
-                .map_err(|_| bad("failed to RSA decrypt the ciphertext: crypto/rsa: decryption error"))?
+                .map_err(|_| {
+                    bad("failed to RSA decrypt the ciphertext: crypto/rsa: decryption error")
+                })?
                 .len();
             out.truncate(len);
             Ok(out)
@@ -304,7 +328,10 @@ mod tests {
 
     #[test]
     fn tagged_parsing() {
-        assert_eq!(parse_tagged("vault:v2:abc", "ciphertext").unwrap(), (2, "abc"));
+        assert_eq!(
+            parse_tagged("vault:v2:abc", "ciphertext").unwrap(),
+            (2, "abc")
+        );
         assert_eq!(
             parse_tagged("garbage", "ciphertext").unwrap_err(),
             bad("invalid ciphertext: no prefix")
@@ -331,7 +358,10 @@ mod tests {
             let nonce = random_bytes(kt.nonce_len());
             let ct = seal(kt, None, &raw, &nonce, b"ad", b"hello world").unwrap();
             assert_eq!(ct.len(), kt.nonce_len() + 11 + 16);
-            assert_eq!(&open(kt, None, &raw, &ct, b"ad").unwrap()[..], b"hello world");
+            assert_eq!(
+                &open(kt, None, &raw, &ct, b"ad").unwrap()[..],
+                b"hello world"
+            );
             assert!(open(kt, None, &raw, &ct, b"other").is_err());
             assert_eq!(
                 open(kt, None, &raw, &ct[..3], b"").unwrap_err(),

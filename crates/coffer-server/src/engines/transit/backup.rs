@@ -71,7 +71,12 @@ pub fn encode(p: &Policy) -> String {
         .collect();
     let mut archived = vec![json!({})];
     for ver in 1..=m.latest_version {
-        archived.push(p.versions.get(&ver).map(|kv| entry_json(p, kv)).unwrap_or(json!({})));
+        archived.push(
+            p.versions
+                .get(&ver)
+                .map(|kv| entry_json(p, kv))
+                .unwrap_or(json!({})),
+        );
     }
     let doc = json!({
         "policy": {
@@ -127,7 +132,9 @@ fn version_from(kt: KeyType, e: &Value) -> Result<Option<StoredVersion>> {
         text("key")
     };
     if key.is_empty() {
-        if e.get("ec_d").is_some_and(|d| !d.is_null()) || e.get("rsa_key").is_some_and(|d| !d.is_null()) {
+        if e.get("ec_d").is_some_and(|d| !d.is_null())
+            || e.get("rsa_key").is_some_and(|d| !d.is_null())
+        {
             return Err(bad(format!(
                 "restoring OpenBao backups of {} keys is not supported by coffer",
                 kt.as_str()
@@ -144,7 +151,11 @@ fn version_from(kt: KeyType, e: &Value) -> Result<Option<StoredVersion>> {
         key,
         hmac_key: text("hmac_key"),
         time: unix,
-        creation_time: if created.is_empty() { crate::ids::rfc3339_unix(unix) } else { created },
+        creation_time: if created.is_empty() {
+            crate::ids::rfc3339_unix(unix)
+        } else {
+            created
+        },
         public_key: text("public_key"),
     }))
 }
@@ -160,10 +171,16 @@ pub fn decode(backup: &str) -> Result<Policy> {
         .iter()
         .find(|(_, c)| *c == code)
         .map(|(k, _)| *k)
-        .ok_or_else(|| bad(format!("restoring keys of OpenBao type {code} is not supported by coffer")))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "restoring keys of OpenBao type {code} is not supported by coffer"
+            ))
+        })?;
     let derived = flag(pol, "derived");
     if derived && int(pol, "kdf") != KDF_HKDF_SHA256 {
-        return Err(bad("restoring keys derived with the legacy hmac-sha256-counter KDF is not supported"));
+        return Err(bad(
+            "restoring keys derived with the legacy hmac-sha256-counter KDF is not supported",
+        ));
     }
     let convergent = flag(pol, "convergent_encryption");
     let mut versions: BTreeMap<u32, StoredVersion> = BTreeMap::new();
@@ -178,7 +195,9 @@ pub fn decode(backup: &str) -> Result<Policy> {
         for (ver, e) in map {
             let ver: u32 = ver.parse().map_err(|_| malformed())?;
             if convergent && int(e, "convergent_version") != CONVERGENT_VERSION {
-                return Err(bad("restoring keys with an old convergent encryption version is not supported"));
+                return Err(bad(
+                    "restoring keys with an old convergent encryption version is not supported",
+                ));
             }
             if let Some(sv) = version_from(kt, e)? {
                 versions.insert(ver, sv);
@@ -187,7 +206,11 @@ pub fn decode(backup: &str) -> Result<Policy> {
     }
     let u = |k: &str| u32::try_from(int(pol, k)).unwrap_or(0);
     let meta = PolicyMeta {
-        name: pol.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+        name: pol
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         key_type: kt.as_str().to_owned(),
         derived,
         convergent_encryption: convergent,
@@ -198,7 +221,8 @@ pub fn decode(backup: &str) -> Result<Policy> {
         min_encryption_version: u("min_encryption_version"),
         min_available_version: u("min_available_version"),
         latest_version: u("latest_version"),
-        auto_rotate_period: u64::try_from(int(pol, "auto_rotate_period") / 1_000_000_000).unwrap_or(0),
+        auto_rotate_period: u64::try_from(int(pol, "auto_rotate_period") / 1_000_000_000)
+            .unwrap_or(0),
         key_size: u("key_size"),
         backup_info: pol.get("backup_info").filter(|v| !v.is_null()).cloned(),
         restore_info: None,
@@ -218,7 +242,13 @@ mod tests {
 
     #[test]
     fn round_trip_every_type() {
-        for kt in [KeyType::Aes256Gcm96, KeyType::XChaCha20Poly1305, KeyType::Ed25519, KeyType::EcdsaP256, KeyType::Rsa2048] {
+        for kt in [
+            KeyType::Aes256Gcm96,
+            KeyType::XChaCha20Poly1305,
+            KeyType::Ed25519,
+            KeyType::EcdsaP256,
+            KeyType::Rsa2048,
+        ] {
             let mut p = Policy::create(
                 PolicyMeta {
                     name: "k".into(),

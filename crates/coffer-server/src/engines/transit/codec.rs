@@ -78,7 +78,10 @@ pub fn decode(src: &str) -> Result<Vec<u8>, B64Error> {
 }
 
 fn quad_value(q: &[u8; 4]) -> [u8; 3] {
-    let v = (u32::from(q[0]) << 18) | (u32::from(q[1]) << 12) | (u32::from(q[2]) << 6) | u32::from(q[3]);
+    let v = (u32::from(q[0]) << 18)
+        | (u32::from(q[1]) << 12)
+        | (u32::from(q[2]) << 6)
+        | u32::from(q[3]);
     [(v >> 16) as u8, (v >> 8) as u8, v as u8]
 }
 

@@ -141,7 +141,9 @@ pub fn batch(data: &Object) -> Result<Option<Vec<Item>>> {
         Some(v) => v.clone(),
     };
     let Value::Array(items) = raw else {
-        return Err(bad("failed to parse batch input: batch_input must be a list"));
+        return Err(bad(
+            "failed to parse batch input: batch_input must be a list",
+        ));
     };
     if items.is_empty() {
         return Err(bad("missing batch input to process"));
@@ -156,10 +158,11 @@ pub fn batch(data: &Object) -> Result<Option<Vec<Item>>> {
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
-            let obj = v
-                .as_object()
-                .cloned()
-                .ok_or_else(|| bad(format!("failed to parse batch input: item {i} is not an object")))?;
+            let obj = v.as_object().cloned().ok_or_else(|| {
+                bad(format!(
+                    "failed to parse batch input: item {i} is not an object"
+                ))
+            })?;
             coffer_core::fields::parse::<Item>(&obj)
                 .map_err(|e| bad(format!("failed to parse batch input: item {i}: {e}")))
         })
@@ -180,7 +183,9 @@ pub fn sign_opts(f: &OpFields, url_alg: &str) -> Result<SignOpts> {
         .unwrap_or("sha2-256");
     let hash = HashAlg::parse(name).map_err(|known| {
         if known {
-            bad(format!("hash algorithm {name:?} is not supported by coffer"))
+            bad(format!(
+                "hash algorithm {name:?} is not supported by coffer"
+            ))
         } else {
             bad(format!("invalid hash algorithm {name:?}"))
         }

@@ -6,6 +6,7 @@ use coffer_core::logical::{Error, Object, Request, Response, Result};
 use coffer_core::paths::Captures;
 use serde_json::{Value, json};
 
+use super::Transit;
 use super::backup;
 use super::codec;
 use super::fields::{KeyFields, b64};
@@ -13,7 +14,6 @@ use super::keytype::KeyType;
 use super::material::Secret;
 use super::policy::{Policy, PolicyMeta, bad};
 use super::sign::derived_public_key;
-use super::Transit;
 use crate::barrier::View;
 use coffer_core::logical::Operation;
 
@@ -48,14 +48,23 @@ fn valid_name(name: &str) -> Result<()> {
 }
 
 fn new_policy(name: &str, f: &KeyFields) -> Result<Policy> {
-    let type_name = if f.key_type.is_empty() { "aes256-gcm96" } else { f.key_type.as_str() };
-    let kt = KeyType::parse(type_name).ok_or_else(|| bad(format!("unknown key type {type_name}")))?;
+    let type_name = if f.key_type.is_empty() {
+        "aes256-gcm96"
+    } else {
+        f.key_type.as_str()
+    };
+    let kt =
+        KeyType::parse(type_name).ok_or_else(|| bad(format!("unknown key type {type_name}")))?;
     let period = f.auto_rotate_period.unwrap_or(0);
     if period != 0 && period < 3600 {
-        return Err(bad("auto rotate period must be 0 to disable or at least an hour"));
+        return Err(bad(
+            "auto rotate period must be 0 to disable or at least an hour",
+        ));
     }
     if f.convergent_encryption && !f.derived {
-        return Err(bad("convergent encryption requires derivation to be enabled"));
+        return Err(bad(
+            "convergent encryption requires derivation to be enabled",
+        ));
     }
     if f.derived && !kt.supports_derivation() {
         return Err(bad(format!(
@@ -63,7 +72,9 @@ fn new_policy(name: &str, f: &KeyFields) -> Result<Policy> {
         )));
     }
     if f.convergent_encryption && !kt.is_aead() {
-        return Err(bad(format!("convergent encryption not supported for keys of type {type_name}")));
+        return Err(bad(format!(
+            "convergent encryption not supported for keys of type {type_name}"
+        )));
     }
     let key_size = match (kt, f.key_size) {
         (KeyType::Hmac, n) if !(HMAC_MIN..=HMAC_MAX).contains(&n) => {
@@ -73,7 +84,11 @@ fn new_policy(name: &str, f: &KeyFields) -> Result<Policy> {
         }
         (KeyType::Hmac, n) => n as u32,
         (_, 0) => 0,
-        _ => return Err(bad(format!("key_size is not valid for algorithm {type_name}"))),
+        _ => {
+            return Err(bad(format!(
+                "key_size is not valid for algorithm {type_name}"
+            )));
+        }
     };
     Policy::create(
         PolicyMeta {
@@ -107,7 +122,9 @@ pub async fn key(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Re
         }
         Operation::Delete => {
             let p = t.get(view, name).await?.ok_or_else(|| {
-                bad(format!("error deleting policy {name}: could not delete key; not found"))
+                bad(format!(
+                    "error deleting policy {name}: could not delete key; not found"
+                ))
             })?;
             if !p.meta.deletion_allowed {
                 return Err(bad(format!(
@@ -265,7 +282,9 @@ fn export_value(p: &Policy, ver: u32, kind: &str) -> Result<String> {
                 .private_key()
                 .as_der()
                 .map_err(|_| Error::internal("could not encode the EC key"))?;
-            codec::pem("EC PRIVATE KEY", der.as_ref()).trim_end().to_owned()
+            codec::pem("EC PRIVATE KEY", der.as_ref())
+                .trim_end()
+                .to_owned()
         }
         ("public-key", Secret::Ed25519 { .. }) => kv.stored.public_key.clone(),
         ("public-key", Secret::Ecdsa { .. }) => kv.stored.public_key.trim_end().to_owned(),
@@ -281,14 +300,20 @@ fn export_value(p: &Policy, ver: u32, kind: &str) -> Result<String> {
 
 pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
     let kind = caps.get("type");
-    if !matches!(kind, "encryption-key" | "signing-key" | "hmac-key" | "public-key") {
+    if !matches!(
+        kind,
+        "encryption-key" | "signing-key" | "hmac-key" | "public-key"
+    ) {
         return Err(bad(format!("invalid export type: {kind}")));
     }
     let f: KeyFields = parse(&req.data)?;
     if !f.format.is_empty() {
         return Err(bad(format!("invalid format: {}", f.format)));
     }
-    let p = t.get(view, caps.get("name")).await?.ok_or(Error::NotFound)?;
+    let p = t
+        .get(view, caps.get("name"))
+        .await?
+        .ok_or(Error::NotFound)?;
     if !p.meta.exportable && kind != "public-key" {
         return Err(bad("private key material is not exportable"));
     }
@@ -304,7 +329,11 @@ pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
     let mut keys = serde_json::Map::new();
     match caps.get("version") {
         "" => {
-            for ver in p.versions.keys().filter(|v| **v >= p.meta.min_decryption_version) {
+            for ver in p
+                .versions
+                .keys()
+                .filter(|v| **v >= p.meta.min_decryption_version)
+            {
                 keys.insert(ver.to_string(), json!(export_value(&p, *ver, kind)?));
             }
         }
@@ -317,7 +346,9 @@ pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
                     .map_err(|_| bad("invalid key version"))?
             };
             if ver < p.meta.min_decryption_version {
-                return Err(bad("version for export is below minimum decryption version"));
+                return Err(bad(
+                    "version for export is below minimum decryption version",
+                ));
             }
             if !p.versions.contains_key(&ver) {
                 return Err(bad("version does not exist or cannot be found"));
@@ -335,7 +366,10 @@ pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
 pub async fn backup(t: &Transit, view: &View, name: &str) -> Result<Response> {
     let p = t.get(view, name).await?.ok_or(Error::NotFound)?;
     if !p.meta.exportable {
-        return Err(Error::Status(500, "1 error occurred:\n\t* exporting is disallowed on the policy\n\n".into()));
+        return Err(Error::Status(
+            500,
+            "1 error occurred:\n\t* exporting is disallowed on the policy\n\n".into(),
+        ));
     }
     if !p.meta.allow_plaintext_backup {
         return Err(Error::Status(
@@ -361,7 +395,11 @@ pub async fn restore(t: &Transit, view: &View, req: &Request, url_name: &str) ->
     if f.backup.is_empty() {
         return Err(bad("'backup' must be supplied"));
     }
-    let name = if url_name.is_empty() { f.name.as_str() } else { url_name };
+    let name = if url_name.is_empty() {
+        f.name.as_str()
+    } else {
+        url_name
+    };
     if name.contains('/') {
         return Err(bad("key names cannot be paths"));
     }

@@ -288,7 +288,10 @@ mod tests {
 
     #[test]
     fn malformed_material_is_an_error() {
-        let mut s = KeyVersion::generate(KeyType::Aes256Gcm96, 0).unwrap().stored.clone();
+        let mut s = KeyVersion::generate(KeyType::Aes256Gcm96, 0)
+            .unwrap()
+            .stored
+            .clone();
         s.key = codec::encode(&[1, 2, 3]);
         assert!(KeyVersion::load(KeyType::Aes256Gcm96, s).is_err());
     }

@@ -6,13 +6,13 @@ use coffer_core::fields::parse;
 use coffer_core::logical::{Object, Request, Response, Result};
 use serde_json::{Value, json};
 
+use super::Transit;
 use super::aead;
 use super::codec;
 use super::fields::{self, Item, OpFields, b64};
 use super::keytype::{HashAlg, KeyType};
 use super::material::random_bytes;
 use super::policy::{Policy, PolicyMeta, bad};
-use super::Transit;
 use crate::barrier::View;
 
 pub use super::sigops::{hmac, sign, verify};
@@ -26,7 +26,12 @@ fn obj(v: Value) -> Object {
 
 /// The batch answer: 400 when an item failed (or the caller's
 /// `partial_failure_response_code` when some succeeded).
-pub fn batch_response(results: Vec<Value>, failed: bool, succeeded: bool, partial: Option<i64>) -> Response {
+pub fn batch_response(
+    results: Vec<Value>,
+    failed: bool,
+    succeeded: bool,
+    partial: Option<i64>,
+) -> Response {
     let mut resp = Response::data(obj(json!({ "batch_results": results })));
     if failed {
         let mut code = 400u16;
@@ -49,7 +54,9 @@ pub fn batch_response(results: Vec<Value>, failed: bool, succeeded: bool, partia
 fn check_context_consistency(items: &[Item]) -> Result<()> {
     let set = !items[0].context.is_empty();
     if items.iter().any(|i| i.context.is_empty() == set) {
-        return Err(bad("context should be set either in all the request blocks or in none"));
+        return Err(bad(
+            "context should be set either in all the request blocks or in none",
+        ));
     }
     Ok(())
 }
@@ -89,7 +96,12 @@ fn single_or_batch(f: &OpFields, req: &Request, which: &str) -> Result<(Vec<Item
 }
 
 /// Encrypts one item: (ciphertext, version).
-fn encrypt_item(p: &Policy, i: usize, item: &Item, plaintext: &[u8]) -> std::result::Result<(String, u32), String> {
+fn encrypt_item(
+    p: &Policy,
+    i: usize,
+    item: &Item,
+    plaintext: &[u8],
+) -> std::result::Result<(String, u32), String> {
     let context = decode_opt(&item.context)?;
     let aad = if item.associated_data.is_empty() {
         Vec::new()
@@ -111,13 +123,21 @@ fn encrypt_item(p: &Policy, i: usize, item: &Item, plaintext: &[u8]) -> std::res
 
 fn new_key_for_encrypt(name: &str, f: &OpFields, derived: bool) -> Result<Policy> {
     if f.convergent_encryption && !derived {
-        return Err(bad("convergent encryption requires derivation to be enabled, so context is required"));
+        return Err(bad(
+            "convergent encryption requires derivation to be enabled, so context is required",
+        ));
     }
-    let type_name = if f.key_type.is_empty() { "aes256-gcm96" } else { f.key_type.as_str() };
+    let type_name = if f.key_type.is_empty() {
+        "aes256-gcm96"
+    } else {
+        f.key_type.as_str()
+    };
     let kt = match KeyType::parse(type_name) {
         Some(k) if k.is_aead() => k,
         Some(k) if k.is_ecdsa() => {
-            return Err(bad(format!("key type {type_name} not supported for this operation")));
+            return Err(bad(format!(
+                "key type {type_name} not supported for this operation"
+            )));
         }
         _ => return Err(bad(format!("unknown key type {type_name}"))),
     };
@@ -149,10 +169,14 @@ pub async fn encrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Res
         match outcome {
             Ok((ct, ver)) => {
                 if !is_batch {
-                    return Ok(Response::data(obj(json!({"ciphertext": ct, "key_version": ver}))));
+                    return Ok(Response::data(obj(
+                        json!({"ciphertext": ct, "key_version": ver}),
+                    )));
                 }
                 succeeded = true;
-                results.push(json!({"ciphertext": ct, "key_version": ver, "reference": item.reference}));
+                results.push(
+                    json!({"ciphertext": ct, "key_version": ver, "reference": item.reference}),
+                );
             }
             Err(e) => {
                 if !is_batch {
@@ -163,10 +187,19 @@ pub async fn encrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Res
             }
         }
     }
-    Ok(batch_response(results, failed, succeeded, f.partial_failure_response_code))
+    Ok(batch_response(
+        results,
+        failed,
+        succeeded,
+        f.partial_failure_response_code,
+    ))
 }
 
-fn decrypt_item(p: &Policy, i: usize, item: &Item) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, String> {
+fn decrypt_item(
+    p: &Policy,
+    i: usize,
+    item: &Item,
+) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, String> {
     let context = decode_opt(&item.context)?;
     let aad = if item.associated_data.is_empty() {
         Vec::new()
@@ -183,7 +216,10 @@ fn decrypt_item(p: &Policy, i: usize, item: &Item) -> std::result::Result<zeroiz
         None
     } else {
         if !p.kt.is_rsa() {
-            return Err(format!("oaep_label is only valid for RSA keys, not {}", p.kt.as_str()));
+            return Err(format!(
+                "oaep_label is only valid for RSA keys, not {}",
+                p.kt.as_str()
+            ));
         }
         Some(b64(&item.oaep_label).map_err(|e| format!("invalid oaep_label: {e}"))?)
     };
@@ -216,7 +252,12 @@ pub async fn decrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Res
             }
         }
     }
-    Ok(batch_response(results, failed, succeeded, f.partial_failure_response_code))
+    Ok(batch_response(
+        results,
+        failed,
+        succeeded,
+        f.partial_failure_response_code,
+    ))
 }
 
 pub async fn rewrap(t: &Transit, view: &View, req: &Request, name: &str) -> Result<Response> {
@@ -231,10 +272,14 @@ pub async fn rewrap(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
         match outcome {
             Ok((ct, ver)) => {
                 if !is_batch {
-                    return Ok(Response::data(obj(json!({"ciphertext": ct, "key_version": ver}))));
+                    return Ok(Response::data(obj(
+                        json!({"ciphertext": ct, "key_version": ver}),
+                    )));
                 }
                 succeeded = true;
-                results.push(json!({"ciphertext": ct, "key_version": ver, "reference": item.reference}));
+                results.push(
+                    json!({"ciphertext": ct, "key_version": ver, "reference": item.reference}),
+                );
             }
             Err(e) => {
                 if !is_batch {
@@ -245,7 +290,12 @@ pub async fn rewrap(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
             }
         }
     }
-    Ok(batch_response(results, failed, succeeded, f.partial_failure_response_code))
+    Ok(batch_response(
+        results,
+        failed,
+        succeeded,
+        f.partial_failure_response_code,
+    ))
 }
 
 pub async fn datakey(
@@ -292,15 +342,24 @@ const MAX_RANDOM: i64 = 128 * 1024;
 
 pub async fn random(req: &Request, caps: &coffer_core::paths::Captures) -> Result<Response> {
     let f: OpFields = parse(&req.data)?;
-    let (mut source, mut url_bytes) = (caps.get("source").to_owned(), caps.get("urlbytes").to_owned());
+    let (mut source, mut url_bytes) = (
+        caps.get("source").to_owned(),
+        caps.get("urlbytes").to_owned(),
+    );
     if url_bytes.is_empty() && source.parse::<i64>().is_ok() {
         url_bytes = std::mem::take(&mut source);
     }
     if source.is_empty() {
-        source = if f.source.is_empty() { "platform".into() } else { f.source.clone() };
+        source = if f.source.is_empty() {
+            "platform".into()
+        } else {
+            f.source.clone()
+        };
     }
     if !matches!(source.as_str(), "platform" | "seal" | "all") {
-        return Err(bad(format!("unsupported entropy source {source:?}; must be \"platform\" or \"seal\", or \"all\"")));
+        return Err(bad(format!(
+            "unsupported entropy source {source:?}; must be \"platform\" or \"seal\", or \"all\""
+        )));
     }
     let bytes = if url_bytes.is_empty() {
         if f.bytes == 0 { 32 } else { f.bytes }
@@ -310,18 +369,28 @@ pub async fn random(req: &Request, caps: &coffer_core::paths::Captures) -> Resul
             .map_err(|_| bad(format!("error parsing url-set byte count: strconv.Atoi: parsing {url_bytes:?}: invalid syntax")))?
     };
     if bytes < 1 {
-        return Err(bad(format!("number of bytes must be greater than 0; got {bytes}")));
+        return Err(bad(format!(
+            "number of bytes must be greater than 0; got {bytes}"
+        )));
     }
     if bytes > MAX_RANDOM {
-        return Err(bad(format!("exceeded maximum number of bytes to generate ({MAX_RANDOM})")));
+        return Err(bad(format!(
+            "exceeded maximum number of bytes to generate ({MAX_RANDOM})"
+        )));
     }
-    let format = if f.format.is_empty() { "base64" } else { f.format.as_str() };
+    let format = if f.format.is_empty() {
+        "base64"
+    } else {
+        f.format.as_str()
+    };
     let data = random_bytes(bytes as usize);
     let out = match format {
         "base64" => codec::encode(&data),
         "hex" => hex::encode(&data[..]),
         other => {
-            return Err(bad(format!("unsupported encoding format {other}; must be \"hex\" or \"base64\"")));
+            return Err(bad(format!(
+                "unsupported encoding format {other}; must be \"hex\" or \"base64\""
+            )));
         }
     };
     Ok(Response::data(obj(json!({"random_bytes": out}))))
@@ -331,16 +400,27 @@ pub fn hash(req: &Request, url_alg: &str) -> Result<Response> {
     let f: OpFields = parse(&req.data)?;
     let input = Item::text(&f.input).ok_or_else(|| bad("input missing"))?;
     let input = b64(&input).map_err(|e| bad(format!("unable to decode input as base64: {e}")))?;
-    let format = if f.format.is_empty() { "hex" } else { f.format.as_str() };
+    let format = if f.format.is_empty() {
+        "hex"
+    } else {
+        f.format.as_str()
+    };
     if format != "hex" && format != "base64" {
-        return Err(bad(format!("unsupported encoding format {format}; must be \"hex\" or \"base64\"")));
+        return Err(bad(format!(
+            "unsupported encoding format {format}; must be \"hex\" or \"base64\""
+        )));
     }
     let alg_name = [url_alg, f.algorithm.as_str()]
         .into_iter()
         .find(|s| !s.is_empty())
         .unwrap_or("sha2-256");
-    let alg = HashAlg::parse(alg_name).map_err(|_| bad(format!("unsupported algorithm {alg_name}")))?;
+    let alg =
+        HashAlg::parse(alg_name).map_err(|_| bad(format!("unsupported algorithm {alg_name}")))?;
     let sum = alg.digest(&input);
-    let sum = if format == "hex" { hex::encode(sum) } else { codec::encode(&sum) };
+    let sum = if format == "hex" {
+        hex::encode(sum)
+    } else {
+        codec::encode(&sum)
+    };
     Ok(Response::data(obj(json!({"sum": sum}))))
 }

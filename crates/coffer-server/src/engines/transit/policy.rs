@@ -75,7 +75,10 @@ impl Policy {
             .ok_or_else(|| Error::internal("stored transit key has an unknown type"))?;
         let mut versions = BTreeMap::new();
         for (v, sv) in stored.versions {
-            versions.insert(v, Arc::new(KeyVersion::load(kt, sv).map_err(Error::internal)?));
+            versions.insert(
+                v,
+                Arc::new(KeyVersion::load(kt, sv).map_err(Error::internal)?),
+            );
         }
         Ok(Policy {
             meta: stored.meta,
@@ -97,8 +100,8 @@ impl Policy {
 
     /// Adds a new latest version.
     pub fn rotate(&mut self) -> Result<()> {
-        let version = KeyVersion::generate(self.kt, self.meta.key_size as usize)
-            .map_err(Error::internal)?;
+        let version =
+            KeyVersion::generate(self.kt, self.meta.key_size as usize).map_err(Error::internal)?;
         self.meta.latest_version += 1;
         self.versions
             .insert(self.meta.latest_version, Arc::new(version));
@@ -152,9 +155,11 @@ impl Policy {
         if self.meta.min_decryption_version > 0 && ver < self.meta.min_decryption_version {
             return Err(bad(ERR_TOO_OLD));
         }
-        self.versions
-            .get(&ver)
-            .ok_or_else(|| bad(format!("invalid {what}: key version {ver} has been trimmed")))
+        self.versions.get(&ver).ok_or_else(|| {
+            bad(format!(
+                "invalid {what}: key version {ver} has been trimmed"
+            ))
+        })
     }
 
     pub fn version(&self, ver: u32) -> Result<&Arc<KeyVersion>> {

@@ -48,12 +48,18 @@ pub struct SignOpts {
     pub salt: Salt,
 }
 
-const PSS256_MAX: RsaSignatureEncoding = signature::RSA_PSS_SHA256.with_pss_salt_length(RsaPssSaltLength::Max);
-const PSS384_MAX: RsaSignatureEncoding = signature::RSA_PSS_SHA384.with_pss_salt_length(RsaPssSaltLength::Max);
-const PSS512_MAX: RsaSignatureEncoding = signature::RSA_PSS_SHA512.with_pss_salt_length(RsaPssSaltLength::Max);
-static V_PSS256_MAX: RsaParameters = signature::RSA_PSS_2048_8192_SHA256.with_pss_salt_length(RsaPssSaltLength::Max);
-static V_PSS384_MAX: RsaParameters = signature::RSA_PSS_2048_8192_SHA384.with_pss_salt_length(RsaPssSaltLength::Max);
-static V_PSS512_MAX: RsaParameters = signature::RSA_PSS_2048_8192_SHA512.with_pss_salt_length(RsaPssSaltLength::Max);
+const PSS256_MAX: RsaSignatureEncoding =
+    signature::RSA_PSS_SHA256.with_pss_salt_length(RsaPssSaltLength::Max);
+const PSS384_MAX: RsaSignatureEncoding =
+    signature::RSA_PSS_SHA384.with_pss_salt_length(RsaPssSaltLength::Max);
+const PSS512_MAX: RsaSignatureEncoding =
+    signature::RSA_PSS_SHA512.with_pss_salt_length(RsaPssSaltLength::Max);
+static V_PSS256_MAX: RsaParameters =
+    signature::RSA_PSS_2048_8192_SHA256.with_pss_salt_length(RsaPssSaltLength::Max);
+static V_PSS384_MAX: RsaParameters =
+    signature::RSA_PSS_2048_8192_SHA384.with_pss_salt_length(RsaPssSaltLength::Max);
+static V_PSS512_MAX: RsaParameters =
+    signature::RSA_PSS_2048_8192_SHA512.with_pss_salt_length(RsaPssSaltLength::Max);
 
 fn rsa_sign_encoding(h: HashAlg, alg: SigAlg, salt: Salt) -> Result<&'static dyn RsaEncoding> {
     static S256: RsaSignatureEncoding = PSS256_MAX;
@@ -211,14 +217,25 @@ fn check(alg: &'static dyn VerificationAlgorithm, public: &[u8], msg: &[u8], sig
     UnparsedPublicKey::new(alg, public).verify(msg, sig).is_ok()
 }
 
-fn check_digest(alg: &'static dyn VerificationAlgorithm, public: &[u8], d: &Digest, sig: &[u8]) -> bool {
+fn check_digest(
+    alg: &'static dyn VerificationAlgorithm,
+    public: &[u8],
+    d: &Digest,
+    sig: &[u8],
+) -> bool {
     UnparsedPublicKey::new(alg, public)
         .verify_digest(d, sig)
         .is_ok()
 }
 
 /// Verifies a tagged signature; a wrong signature is `Ok(false)`.
-pub fn verify(p: &Policy, input: &[u8], sig: &str, context: &[u8], opts: &SignOpts) -> Result<bool> {
+pub fn verify(
+    p: &Policy,
+    input: &[u8],
+    sig: &str,
+    context: &[u8],
+    opts: &SignOpts,
+) -> Result<bool> {
     let (ver, payload) = parse_tagged(sig, "signature")?;
     let ver = tagged_version(p, ver, "signature")?;
     let kv = p.version(ver)?;
@@ -292,7 +309,12 @@ mod tests {
 
     #[test]
     fn sign_verify_every_type() {
-        for kt in [KeyType::Ed25519, KeyType::EcdsaP256, KeyType::EcdsaP384, KeyType::Rsa2048] {
+        for kt in [
+            KeyType::Ed25519,
+            KeyType::EcdsaP256,
+            KeyType::EcdsaP384,
+            KeyType::Rsa2048,
+        ] {
             let p = key(kt, false);
             for hash in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
                 for m in [Marshaling::Asn1, Marshaling::Jws] {
@@ -300,7 +322,10 @@ mod tests {
                         let o = opts(hash, alg, m);
                         let (sig, _) = sign(&p, 1, b"hello", b"", &o).unwrap();
                         assert!(sig.starts_with("vault:v1:"));
-                        assert!(verify(&p, b"hello", &sig, b"", &o).unwrap(), "{kt:?} {hash:?} {m:?} {alg:?}");
+                        assert!(
+                            verify(&p, b"hello", &sig, b"", &o).unwrap(),
+                            "{kt:?} {hash:?} {m:?} {alg:?}"
+                        );
                         assert!(!verify(&p, b"other", &sig, b"", &o).unwrap());
                     }
                 }
@@ -311,7 +336,14 @@ mod tests {
     #[test]
     fn ecdsa_jws_is_fixed_width() {
         let p = key(KeyType::EcdsaP256, false);
-        let (sig, _) = sign(&p, 1, b"x", b"", &opts(HashAlg::Sha256, SigAlg::Pss, Marshaling::Jws)).unwrap();
+        let (sig, _) = sign(
+            &p,
+            1,
+            b"x",
+            b"",
+            &opts(HashAlg::Sha256, SigAlg::Pss, Marshaling::Jws),
+        )
+        .unwrap();
         let raw = codec::decode_url(sig.trim_start_matches("vault:v1:")).unwrap();
         assert_eq!(raw.len(), 64);
     }

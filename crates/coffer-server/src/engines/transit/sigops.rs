@@ -7,13 +7,13 @@ use coffer_core::logical::{Object, Request, Response, Result};
 use coffer_core::paths::Captures;
 use serde_json::{Value, json};
 
+use super::Transit;
 use super::aead::{parse_tagged, tagged_version};
 use super::codec;
 use super::fields::{self, Item, OpFields, b64, sign_opts};
 use super::keytype::HashAlg;
 use super::policy::{Policy, bad};
 use super::sign::{self as signing, SignOpts};
-use super::Transit;
 use crate::barrier::View;
 
 fn obj(v: Value) -> Object {
@@ -41,14 +41,21 @@ fn items(f: &OpFields, req: &Request) -> Result<(Vec<Item>, bool)> {
     ))
 }
 
-fn finish(results: Vec<Value>, is_batch: bool, errors: Vec<Option<String>>, single: impl FnOnce(Value) -> Object) -> Result<Response> {
+fn finish(
+    results: Vec<Value>,
+    is_batch: bool,
+    errors: Vec<Option<String>>,
+    single: impl FnOnce(Value) -> Object,
+) -> Result<Response> {
     if is_batch {
         return Ok(Response::data(obj(json!({"batch_results": results}))));
     }
     if let Some(Some(e)) = errors.into_iter().next() {
         return Err(bad(e));
     }
-    Ok(Response::data(single(results.into_iter().next().unwrap_or(Value::Null))))
+    Ok(Response::data(single(
+        results.into_iter().next().unwrap_or(Value::Null),
+    )))
 }
 
 fn hmac_hash(url_alg: &str, f: &OpFields) -> Result<HashAlg> {
@@ -84,11 +91,16 @@ pub async fn hmac(t: &Transit, view: &View, req: &Request, caps: &Captures) -> R
         0 => p.meta.latest_version,
         v if v < 0 => return Err(bad("key version does not exist (cannot be negative)")),
         v if v < i64::from(p.meta.min_encryption_version) => {
-            return Err(bad("cannot generate HMAC: version is too old (disallowed by policy)"));
+            return Err(bad(
+                "cannot generate HMAC: version is too old (disallowed by policy)",
+            ));
         }
         v => u32::try_from(v).unwrap_or(u32::MAX),
     };
-    let key = mac::Key::new(hmac_hash(caps.get("urlalgorithm"), &f)?.hmac_alg(), hmac_key(&p, ver)?);
+    let key = mac::Key::new(
+        hmac_hash(caps.get("urlalgorithm"), &f)?.hmac_alg(),
+        hmac_key(&p, ver)?,
+    );
     let (items, is_batch) = items(&f, req)?;
     let mut results = Vec::with_capacity(items.len());
     let mut errors = Vec::with_capacity(items.len());
@@ -106,7 +118,9 @@ pub async fn hmac(t: &Transit, view: &View, req: &Request, caps: &Captures) -> R
             }
         }
     }
-    finish(results, is_batch, errors, |r| obj(json!({"hmac": r["hmac"]})))
+    finish(results, is_batch, errors, |r| {
+        obj(json!({"hmac": r["hmac"]}))
+    })
 }
 
 fn context_of(item: &Item) -> std::result::Result<Vec<u8>, String> {
@@ -138,7 +152,10 @@ pub async fn sign(t: &Transit, view: &View, req: &Request, caps: &Captures) -> R
         .await?
         .ok_or_else(|| bad("signing key not found"))?;
     if !p.kt.supports_signing() {
-        return Err(bad(format!("key type {} does not support signing", p.kt.as_str())));
+        return Err(bad(format!(
+            "key type {} does not support signing",
+            p.kt.as_str()
+        )));
     }
     let (items, is_batch) = items(&f, req)?;
     let mut results = Vec::with_capacity(items.len());
@@ -165,16 +182,29 @@ pub async fn sign(t: &Transit, view: &View, req: &Request, caps: &Captures) -> R
     })
 }
 
-fn verify_hmac(p: &Policy, item: &Item, hash: HashAlg, value: &str) -> std::result::Result<bool, String> {
+fn verify_hmac(
+    p: &Policy,
+    item: &Item,
+    hash: HashAlg,
+    value: &str,
+) -> std::result::Result<bool, String> {
     let input = input_of(item, "missing input")?;
     let (ver, payload) = parse_tagged(value, "hmac").map_err(|e| e.to_string())?;
     let ver = tagged_version(p, ver, "hmac").map_err(|e| e.to_string())?;
     let expected = codec::decode(payload).map_err(|_| "invalid base64 hmac value".to_owned())?;
-    let key = mac::Key::new(hash.hmac_alg(), &p.version(ver).map_err(|e| e.to_string())?.hmac_key);
+    let key = mac::Key::new(
+        hash.hmac_alg(),
+        &p.version(ver).map_err(|e| e.to_string())?.hmac_key,
+    );
     Ok(mac::verify(&key, &input, &expected).is_ok())
 }
 
-fn verify_sig(p: &Policy, item: &Item, opts: &SignOpts, value: &str) -> std::result::Result<bool, String> {
+fn verify_sig(
+    p: &Policy,
+    item: &Item,
+    opts: &SignOpts,
+    value: &str,
+) -> std::result::Result<bool, String> {
     let input = input_of(item, "missing input")?;
     let context = context_of(item)?;
     signing::verify(p, &input, value, &context, opts).map_err(|e| e.to_string())
@@ -183,13 +213,27 @@ fn verify_sig(p: &Policy, item: &Item, opts: &SignOpts, value: &str) -> std::res
 pub async fn verify(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
     let f: OpFields = parse(&req.data)?;
     let (items, is_batch) = items(&f, req)?;
-    let with_sig = items.iter().filter(|i| Item::text(&i.signature).is_some()).count();
-    let with_hmac = items.iter().filter(|i| Item::text(&i.hmac).is_some()).count();
+    let with_sig = items
+        .iter()
+        .filter(|i| Item::text(&i.signature).is_some())
+        .count();
+    let with_hmac = items
+        .iter()
+        .filter(|i| Item::text(&i.hmac).is_some())
+        .count();
     let use_hmac = match (with_sig, with_hmac) {
-        (0, 0) => return Err(bad("neither a 'signature' nor an 'hmac' were given to verify")),
-        (s, h) if s > 0 && h > 0 && !is_batch => return Err(bad("provide one of 'signature' or 'hmac'")),
+        (0, 0) => {
+            return Err(bad(
+                "neither a 'signature' nor an 'hmac' were given to verify",
+            ));
+        }
+        (s, h) if s > 0 && h > 0 && !is_batch => {
+            return Err(bad("provide one of 'signature' or 'hmac'"));
+        }
         (s, h) if s > 0 && h > 0 => {
-            return Err(bad("elements of batch_input must all provide 'signature' or all provide 'hmac'"));
+            return Err(bad(
+                "elements of batch_input must all provide 'signature' or all provide 'hmac'",
+            ));
         }
         (s, _) if s > 0 && s < items.len() => {
             return Err(bad("some elements of batch_input are missing 'signature'"));
@@ -199,23 +243,38 @@ pub async fn verify(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
         }
         (_, h) => h > 0,
     };
-    let p = t
-        .get(view, caps.get("name"))
-        .await?
-        .ok_or_else(|| bad(if use_hmac { "encryption key not found" } else { "signature verification key not found" }))?;
+    let p = t.get(view, caps.get("name")).await?.ok_or_else(|| {
+        bad(if use_hmac {
+            "encryption key not found"
+        } else {
+            "signature verification key not found"
+        })
+    })?;
     let mut results = Vec::with_capacity(items.len());
     let mut errors = Vec::with_capacity(items.len());
     let outcome: Box<dyn Fn(&Item) -> std::result::Result<bool, String>> = if use_hmac {
         let hash = hmac_hash(caps.get("urlalgorithm"), &f)?;
         let p = p.clone();
-        Box::new(move |item| verify_hmac(&p, item, hash, &Item::text(&item.hmac).unwrap_or_default()))
+        Box::new(move |item| {
+            verify_hmac(&p, item, hash, &Item::text(&item.hmac).unwrap_or_default())
+        })
     } else {
         if !p.kt.supports_signing() {
-            return Err(bad(format!("key type {} does not support verification", p.kt.as_str())));
+            return Err(bad(format!(
+                "key type {} does not support verification",
+                p.kt.as_str()
+            )));
         }
         let opts = sign_opts(&f, caps.get("urlalgorithm"))?;
         let p = p.clone();
-        Box::new(move |item| verify_sig(&p, item, &opts, &Item::text(&item.signature).unwrap_or_default()))
+        Box::new(move |item| {
+            verify_sig(
+                &p,
+                item,
+                &opts,
+                &Item::text(&item.signature).unwrap_or_default(),
+            )
+        })
     };
     for item in &items {
         match outcome(item) {
@@ -229,5 +288,7 @@ pub async fn verify(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
             }
         }
     }
-    finish(results, is_batch, errors, |r| obj(json!({"valid": r["valid"]})))
+    finish(results, is_batch, errors, |r| {
+        obj(json!({"valid": r["valid"]}))
+    })
 }
