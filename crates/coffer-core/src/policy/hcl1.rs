@@ -22,6 +22,8 @@ pub struct Item {
     pub value: Node,
     /// 1-based line of the item's first key, for error messages.
     pub line: usize,
+    /// 1-based line and column where the value starts (`None` for JSON input).
+    pub value_pos: Option<(usize, usize)>,
 }
 
 /// A parsed value.
@@ -395,8 +397,14 @@ impl Parser {
             match tok {
                 Tok::Ident(k) | Tok::Str(k) => keys.push(k),
                 Tok::Assign if keys.len() == 1 => {
+                    let (_, vl, vc) = self.toks[self.pos.min(self.toks.len() - 1)];
                     let value = self.value()?;
-                    return Ok(Item { keys, value, line });
+                    return Ok(Item {
+                        keys,
+                        value,
+                        line,
+                        value_pos: Some((vl, vc)),
+                    });
                 }
                 Tok::Assign if keys.len() > 1 => {
                     return Err(format!(
@@ -410,6 +418,7 @@ impl Parser {
                         keys,
                         value: Node::Object(items),
                         line,
+                        value_pos: Some((l, c)),
                     });
                 }
                 other if keys.is_empty() => {

@@ -66,7 +66,8 @@ pub(super) fn decode_base64(text: &str) -> Option<String> {
 
 /// Parses policy text into its path rules.
 pub(super) fn parse_rules(text: &str) -> Result<Vec<PathRule>, PolicyError> {
-    let items = if text.trim_start().starts_with('{') {
+    let json = text.trim_start().starts_with('{');
+    let items = if json {
         let value: Value = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
         match json_to_node(&value) {
             Node::Object(items) => items,
@@ -87,7 +88,7 @@ pub(super) fn parse_rules(text: &str) -> Result<Vec<PathRule>, PolicyError> {
 
     let mut rules = Vec::new();
     for item in items.iter().filter(|i| i.keys[0] == "path") {
-        for (pattern, body) in path_stanzas(item)? {
+        for (pattern, body) in path_stanzas(item, json)? {
             rules.push(parse_stanza(&pattern, body)?);
         }
     }
@@ -103,6 +104,7 @@ fn json_to_node(value: &Value) -> Node {
                     keys: vec![k.clone()],
                     value: json_to_node(v),
                     line: 1,
+                    value_pos: None,
                 })
                 .collect(),
         ),
@@ -111,9 +113,13 @@ fn json_to_node(value: &Value) -> Node {
     }
 }
 
-/// Splits one top-level `path` item into `(pattern, body)` pairs. Accepts
-/// `path "p" { ... }`, `path = { "p" = { ... } }` (the JSON shape) and a list of such objects.
-fn path_stanzas(item: &Item) -> Result<Vec<(String, Node)>, PolicyError> {
+/// Splits one top-level `path` item into `(pattern, body)` pairs: `path "p" { ... }`
+/// in HCL; `{"path": {"p": {...}}}` or a list of such objects in JSON. (In HCL,
+/// `path = { "p" = {...} }` is a stanza for the path `path`, as in OpenBao.)
+fn path_stanzas(item: &Item, json: bool) -> Result<Vec<(String, Node)>, PolicyError> {
+    if item.keys.len() == 1 && !json {
+        return Ok(vec![("path".to_owned(), item.value.clone())]);
+    }
     if item.keys.len() >= 2 {
         let body = if item.keys.len() == 2 {
             item.value.clone()
@@ -123,6 +129,7 @@ fn path_stanzas(item: &Item) -> Result<Vec<(String, Node)>, PolicyError> {
                 keys: item.keys[2..].to_vec(),
                 value: item.value.clone(),
                 line: item.line,
+                value_pos: item.value_pos,
             }])
         };
         return Ok(vec![(item.keys[1].clone(), body)]);
@@ -143,11 +150,13 @@ fn path_stanzas(item: &Item) -> Result<Vec<(String, Node)>, PolicyError> {
         for stanza in inner {
             let mut keys = vec!["path".to_owned()];
             keys.extend(stanza.keys.iter().cloned());
-            out.extend(path_stanzas(&Item {
+            let stanza = Item {
                 keys,
                 value: stanza.value.clone(),
                 line: stanza.line,
-            })?);
+                value_pos: stanza.value_pos,
+            };
+            out.extend(path_stanzas(&stanza, json)?);
         }
     }
     Ok(out)
@@ -189,23 +198,25 @@ fn stanza_rule(key: &str, body: Node) -> Result<PathRule, String> {
         let value = item_value(item);
         let field = item.keys[0].as_str();
         let type_err = |what: &str| format!("{field}: expected {what}");
+        let list_err = |e: ListError| match e {
+            ListError::NotList => slice_error(key, item.value_pos),
+            ListError::BadElement => type_err("a list of strings"),
+        };
         match field {
-            "capabilities" => raw
-                .capabilities
-                .extend(strings(&value).ok_or_else(|| type_err("a list of strings"))?),
+            "capabilities" => raw.capabilities.extend(strings(&value).map_err(list_err)?),
             "policy" => match value {
                 Node::Lit(Value::String(s)) => raw.policy = Some(s),
                 _ => return Err(type_err("a string")),
             },
-            "allowed_parameters" => {
-                param_map(&value, &mut raw.allowed).ok_or_else(|| type_err("an object of lists"))?
-            }
-            "denied_parameters" => {
-                param_map(&value, &mut raw.denied).ok_or_else(|| type_err("an object of lists"))?
-            }
-            "required_parameters" => raw
-                .required
-                .extend(strings(&value).ok_or_else(|| type_err("a list of strings"))?),
+            "allowed_parameters" => param_map(&value, &mut raw.allowed).map_err(|e| match e {
+                ParamError::NotObject => type_err("an object of lists"),
+                ParamError::NotList(pos) => slice_error(key, pos),
+            })?,
+            "denied_parameters" => param_map(&value, &mut raw.denied).map_err(|e| match e {
+                ParamError::NotObject => type_err("an object of lists"),
+                ParamError::NotList(pos) => slice_error(key, pos),
+            })?,
+            "required_parameters" => raw.required.extend(strings(&value).map_err(list_err)?),
             "min_wrapping_ttl" => raw.min_wrapping_ttl = Some(value.to_json()),
             "max_wrapping_ttl" => raw.max_wrapping_ttl = Some(value.to_json()),
             _ => {} // accepted, not enforced
@@ -259,12 +270,12 @@ fn stanza_rule(key: &str, body: Node) -> Result<PathRule, String> {
     rule.denied_parameters = raw.denied;
     rule.required_parameters = raw.required;
     if let Some(v) = &raw.min_wrapping_ttl {
-        rule.min_wrapping_ttl = duration::parse_json_secs(v)
-            .map_err(|e| format!("error parsing min_wrapping_ttl: {e}"))?;
+        rule.min_wrapping_ttl =
+            policy_ttl(v).map_err(|e| format!("error parsing min_wrapping_ttl: {e}"))?;
     }
     if let Some(v) = &raw.max_wrapping_ttl {
-        rule.max_wrapping_ttl = duration::parse_json_secs(v)
-            .map_err(|e| format!("error parsing max_wrapping_ttl: {e}"))?;
+        rule.max_wrapping_ttl =
+            policy_ttl(v).map_err(|e| format!("error parsing max_wrapping_ttl: {e}"))?;
     }
     if rule.min_wrapping_ttl != 0
         && rule.max_wrapping_ttl != 0
@@ -283,45 +294,77 @@ fn item_value(item: &Item) -> Node {
             keys: vec![key.clone()],
             value,
             line: item.line,
+            value_pos: item.value_pos,
         }]);
     }
     value
 }
 
-/// A list of strings, or a single string.
-fn strings(node: &Node) -> Option<Vec<String>> {
+enum ListError {
+    NotList,
+    BadElement,
+}
+
+enum ParamError {
+    NotObject,
+    NotList(Option<(usize, usize)>),
+}
+
+/// HCL 1's decoder error for a scalar where a list belongs, as OpenBao words it.
+fn slice_error(key: &str, pos: Option<(usize, usize)>) -> String {
+    let at = pos.map_or_else(|| "-".to_owned(), |(l, c)| format!("{l}:{c}"));
+    format!("path {key:?}: At {at}: unknown slice type: *ast.LiteralType")
+}
+
+/// A list of strings.
+fn strings(node: &Node) -> Result<Vec<String>, ListError> {
     match node {
-        Node::Lit(Value::String(s)) => Some(vec![s.clone()]),
         Node::List(items) => items
             .iter()
             .map(|n| match n {
-                Node::Lit(Value::String(s)) => Some(s.clone()),
-                _ => None,
+                Node::Lit(Value::String(s)) => Ok(s.clone()),
+                _ => Err(ListError::BadElement),
             })
             .collect(),
-        _ => None,
+        _ => Err(ListError::NotList),
     }
 }
 
-/// `{ "name" = [values] }` merged into `out` with lowercased names; a single
-/// value counts as a one-element list. A list of such objects is accepted too.
-fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Option<()> {
+/// `{ "name" = [values] }` merged into `out` with lowercased names. A list of
+/// such objects is accepted too.
+fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Result<(), ParamError> {
     match node {
         Node::Object(items) => {
             for item in items {
                 let values = match item_value(item) {
-                    Node::List(list) => list.iter().map(Node::to_json).collect(),
-                    other => vec![other.to_json()],
+                    Node::List(list) => list.iter().map(Node::to_json).collect::<Vec<_>>(),
+                    _ => return Err(ParamError::NotList(item.value_pos)),
                 };
                 out.entry(item.keys[0].to_lowercase())
                     .or_default()
                     .extend(values);
             }
-            Some(())
+            Ok(())
         }
         Node::List(list) => list.iter().try_for_each(|n| param_map(n, out)),
-        Node::Lit(_) => None,
+        Node::Lit(_) => Err(ParamError::NotObject),
     }
+}
+
+/// A wrapping TTL as OpenBao reads it from a policy: a duration string or a
+/// number of seconds (fractions truncated); negative values mean unset.
+fn policy_ttl(value: &Value) -> Result<u64, String> {
+    let secs = match value {
+        Value::String(s) => duration::parse_signed_secs(s).map_err(|e| e.to_string())?,
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i,
+            // Saturating float-to-int cast, truncating toward zero like Go's conversion.
+            None => n.as_f64().map_or(0, |f| f as i64),
+        },
+        Value::Null => 0,
+        _ => return Err("could not parse duration from input".to_owned()),
+    };
+    Ok(u64::try_from(secs).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -347,7 +390,7 @@ mod tests {
             path "/kv1/params" {
               comment = "leading slash is dropped"
               capabilities = ["create", "update"]
-              allowed_parameters = { "Color" = ["red", "blue"] "*" = [] "n" = 3 }
+              allowed_parameters = { "Color" = ["red", "blue"] "*" = [] "n" = [3] }
               denied_parameters { "secret" = [] }
               required_parameters = ["Color"]
               min_wrapping_ttl = 1
