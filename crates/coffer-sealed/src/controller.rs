@@ -4,7 +4,10 @@
 //! the returned actions.
 
 pub mod http;
+pub mod metrics;
 pub mod keys;
 pub mod reconcile;
 #[cfg(feature = "kube-controller")]
 pub mod runtime;
+#[cfg(feature = "kube-controller")]
+pub mod cli;

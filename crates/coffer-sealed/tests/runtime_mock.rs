@@ -35,6 +35,7 @@ fn context(client: Client) -> Context {
         client,
         keys: Arc::new(KeyStore::new(ring)),
         options: ReconcileOptions::default(),
+        metrics: Arc::new(coffer_sealed::controller::metrics::Metrics::default()),
     }
 }
 
@@ -77,6 +78,9 @@ async fn creates_secret_publishes_event_and_patches_status() {
     });
     reconcile_object(&obj, &ctx).await.expect("reconcile succeeds");
     api_server.await.unwrap();
+    let text = ctx.metrics.render();
+    assert!(text.contains("sealed_secrets_controller_unseal_requests_total 1\n"), "{text}");
+    assert!(text.contains("name=\"demo-secret\",namespace=\"demo-ns\",ss_app_kubernetes_io_instance=\"\"} 1\n"), "{text}");
 }
 
 #[tokio::test]
@@ -98,6 +102,7 @@ async fn unmanaged_secret_is_a_conflict_with_warning_and_retry() {
     let err = reconcile_object(&obj, &ctx).await.expect_err("conflict");
     assert!(matches!(err, RunError::Retry(_)), "{err}");
     api_server.await.unwrap();
+    assert!(ctx.metrics.render().contains("sealed_secrets_controller_unseal_errors_total{namespace=\"demo-ns\",reason=\"unmanaged\"} 1\n"));
 }
 
 /// End to end against a real cluster (not available here): apply

@@ -3,8 +3,9 @@
 //! `Controller` whose reconcile applies [`super::reconcile::reconcile`]'s decision (create /
 //! replace the Secret, publish the event, patch the status).
 //!
-//! Entry point: [`run_controller`]. Not wired yet: metrics on their own port, namespace
-//! restriction (`--additional-namespaces`) and `--watch-for-secrets`.
+//! Entry points: [`run_controller`] and, for the binary, [`super::cli::main`]. Not wired yet:
+//! namespace restriction (`--all-namespaces=false`, `--additional-namespaces`),
+//! `--watch-for-secrets`, `--skip-recreate`, `--old-gc-behavior`, the retry limit.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -23,6 +24,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use super::http::{Handlers, RateLimiter, Request};
+use super::metrics::Metrics;
 use super::keys::{self, KeyGenConfig, KeyOrderPriority};
 use super::reconcile::{self, EventType, ReconcileOptions, SecretAction};
 use crate::keyring::{KeyRing, RingKey};
@@ -64,6 +66,8 @@ pub struct Config {
     pub reconcile: ReconcileOptions,
     /// `--listen-addr` (default `:8080`).
     pub listen_addr: SocketAddr,
+    /// `--listen-metrics-addr` (default `:8081`).
+    pub listen_metrics_addr: SocketAddr,
     /// `--rate-limit`, `--rate-limit-burst`.
     pub rate_limit: (u32, u32),
     /// `--label-selector`.
@@ -80,6 +84,7 @@ impl Default for Config {
             order_priority: KeyOrderPriority::default(),
             reconcile: ReconcileOptions::default(),
             listen_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            listen_metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),
             rate_limit: (2, 2),
             label_selector: None,
         }
@@ -152,6 +157,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Decision options.
     pub options: ReconcileOptions,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 fn convert<T: serde::de::DeserializeOwned>(v: Value, what: &'static str) -> Result<T, RunError> {
@@ -177,7 +184,11 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
         None => None,
     };
     let ring = ctx.keys.get();
+    ctx.metrics.unseal_request();
     let decision = reconcile::reconcile(&sealed, existing.as_ref(), &ring, ctx.options, &now_rfc3339());
+    if let Some(reason) = decision.error_reason {
+        ctx.metrics.unseal_error(reason, &ns);
+    }
     let mut event = decision.event.clone();
     let mut retry = decision.retry;
     let applied = match &decision.action {
@@ -192,7 +203,10 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
         let generation = obj.metadata.generation.unwrap_or(0);
         status = reconcile::next_status(obj.rest.get("status"), generation, false, &msg, &now_rfc3339());
         retry = true;
+        ctx.metrics.unseal_error("update", &ns);
     }
+    let instance = obj.metadata.labels.as_ref().and_then(|l| l.get("app.kubernetes.io/instance")).cloned().unwrap_or_default();
+    ctx.metrics.condition(&ns, &name, Some(event.type_ == EventType::Normal), &instance);
     let kube_event = KubeEvent {
         type_: if event.type_ == EventType::Normal { KubeEventType::Normal } else { KubeEventType::Warning },
         reason: event.reason.into(),
@@ -207,6 +221,7 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
         let api: Api<SealedSecretObject> = Api::namespaced(ctx.client.clone(), &ns);
         let patch = serde_json::json!({"status": st});
         if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            ctx.metrics.unseal_error("status", &ns);
             tracing::warn!(namespace = %ns, name = %name, error = %e, "cannot update status");
         }
     }
@@ -260,9 +275,9 @@ async fn create_key(client: &Client, ns: &str, cfg: &Config) -> Result<RingKey, 
     Ok(key)
 }
 
-async fn serve_http(addr: SocketAddr, store: Arc<KeyStore>, handlers: Arc<Handlers>) -> Result<(), RunError> {
+async fn serve_http(addr: SocketAddr, store: Arc<KeyStore>, handlers: Arc<Handlers>, metrics: Arc<Metrics>) -> Result<(), RunError> {
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-        let (store, handlers) = (store.clone(), handlers.clone());
+        let (store, handlers, metrics) = (store.clone(), handlers.clone(), metrics.clone());
         async move {
             let (parts, body) = req.into_parts();
             let body = axum::body::to_bytes(body, 2 << 20).await.unwrap_or_default();
@@ -270,10 +285,25 @@ async fn serve_http(addr: SocketAddr, store: Arc<KeyStore>, handlers: Arc<Handle
             let ring = store.get();
             let req = Request { method: parts.method.as_str(), path: parts.uri.path(), forwarded_for: xff, body: &body };
             let resp = handlers.handle(&ring, req, std::time::Instant::now());
+            if parts.uri.path() != "/healthz" {
+                metrics.http_request(parts.uri.path(), resp.status, parts.method.as_str());
+            }
             let status = axum::http::StatusCode::from_u16(resp.status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
             (status, [(axum::http::header::CONTENT_TYPE, resp.content_type)], resp.body)
         }
     });
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })?;
+    axum::serve(listener, app).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })
+}
+
+async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(), RunError> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render()) }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })?;
     axum::serve(listener, app).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })
 }
@@ -316,10 +346,12 @@ pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
     let ns = key_namespace(cfg.key_namespace.as_deref());
     let store = Arc::new(KeyStore::new(load_or_create_keys(&client, &ns, &cfg).await?));
     let handlers = Arc::new(Handlers::new(RateLimiter::new(cfg.rate_limit.0, cfg.rate_limit.1)));
-    let http = tokio::spawn(serve_http(cfg.listen_addr, store.clone(), handlers));
+    let metrics = Arc::new(Metrics::default());
+    let http = tokio::spawn(serve_http(cfg.listen_addr, store.clone(), handlers, metrics.clone()));
+    let metrics_http = tokio::spawn(serve_metrics(cfg.listen_metrics_addr, metrics.clone()));
     tokio::spawn(renew_loop(client.clone(), ns, cfg.clone(), store.clone()));
     let reporter = Reporter { controller: "sealed-secrets".into(), instance: std::env::var("HOSTNAME").ok() };
-    let ctx = Arc::new(Context { client: client.clone(), keys: store, recorder: Recorder::new(client.clone(), reporter), options: cfg.reconcile });
+    let ctx = Arc::new(Context { client: client.clone(), keys: store, recorder: Recorder::new(client.clone(), reporter), options: cfg.reconcile, metrics });
     let mut wc = watcher::Config::default();
     if let Some(sel) = &cfg.label_selector {
         wc = wc.labels(sel);
@@ -340,5 +372,6 @@ pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
         .for_each(|_| async {})
         .await;
     http.abort();
+    metrics_http.abort();
     Ok(())
 }
