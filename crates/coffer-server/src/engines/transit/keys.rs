@@ -135,12 +135,9 @@ pub async fn key(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Re
             Ok(Response::empty())
         }
         _ => {
-            let (p, created) = t.get_or_create(view, name, || new_policy(name, &f)).await?;
-            let mut resp = key_response(&p, &[]);
-            if !created {
-                resp.warnings.push(format!("key {name} already existed"));
-            }
-            Ok(resp)
+            // OpenBao 2.7.2 answers an existing key as it is, without a warning.
+            let (p, _created) = t.get_or_create(view, name, || new_policy(name, &f)).await?;
+            Ok(key_response(&p, &[]))
         }
     }
 }

@@ -389,7 +389,7 @@ pub async fn random(req: &Request, caps: &coffer_core::paths::Captures) -> Resul
         "hex" => hex::encode(&data[..]),
         other => {
             return Err(bad(format!(
-                "unsupported encoding format {other}; must be \"hex\" or \"base64\""
+                "unsupported encoding format {other:?}; must be \"hex\" or \"base64\""
             )));
         }
     };
