@@ -249,3 +249,43 @@ impl Walker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(with_comments: bool) -> Vec<Branch> {
+        let mut seq = vec![Value::Str("a".into()), Value::Str("b".into())];
+        let mut map = vec![Item::Pair("k".into(), Value::Seq(Vec::new()))];
+        if with_comments {
+            seq.insert(1, Value::Comment(" in list".into()));
+            map.insert(0, Item::Comment(" in map".into()));
+        }
+        map[if with_comments { 1 } else { 0 }] = Item::Pair("k".into(), Value::Seq(seq));
+        vec![map]
+    }
+
+    /// Comments (also inside lists) never reach the MAC, on encrypt and on
+    /// decrypt: the sops 3.13.2 regression (#2243) is not reproduced.
+    #[test]
+    fn comments_are_not_in_the_mac() {
+        let rule = Rule::default();
+        let plain = mac_of_plaintext(&tree(false), &rule, false).unwrap().mac;
+        assert_eq!(mac_of_plaintext(&tree(true), &rule, false).unwrap().mac, plain);
+        let key = DataKey::generate();
+        let mut b = tree(true);
+        let enc = encrypt(&mut b, &key, &rule, false, &mut IvCache::default()).unwrap();
+        assert_eq!(enc.mac, plain);
+        let Item::Pair(_, Value::Seq(s)) = &b[0][1] else { panic!() };
+        assert!(matches!(&s[1], Value::Str(x) if x.ends_with("type:comment]")));
+        let dec = decrypt(&mut b, &key, &rule, false, &mut IvCache::default()).unwrap();
+        assert_eq!(dec.mac, plain);
+        assert_eq!(b, tree(true));
+    }
+
+    #[test]
+    fn aads() {
+        assert_eq!(aad_of(&[]), ":");
+        assert_eq!(aad_of(&["a".into(), "b ".into()]), "a:b :");
+    }
+}

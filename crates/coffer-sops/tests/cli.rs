@@ -241,3 +241,28 @@ fn exec_env_and_exec_file() {
     assert_eq!(o.stdout, ENV.as_bytes());
     assert!(o.stderr.contains("600"));
 }
+
+#[test]
+fn pgp_keys_through_gpg() {
+    let env = Env::new(0);
+    let home = tempfile::tempdir().unwrap();
+    let key = common::vectors().join("getsops-sops/keys/sops_functional_tests_key.asc");
+    let st = std::process::Command::new("gpg").env("GNUPGHOME", home.path()).args(["--batch", "--quiet", "--import"]).arg(key).output().unwrap();
+    assert!(st.status.success());
+    env.write("a.yaml", YAML.as_bytes());
+    let fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    let mut c = env.cmd(&["encrypt", "-i", "--pgp", fp, "a.yaml"]);
+    c.env("GNUPGHOME", home.path());
+    let o = cli::run_cmd(c, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let t = String::from_utf8(env.read("a.yaml")).unwrap();
+    assert!(t.contains("-----BEGIN PGP MESSAGE-----") && t.contains(&format!("fp: {fp}")) && t.contains("created_at: \""));
+    let mut c = env.cmd(&["decrypt", "a.yaml"]);
+    c.env("GNUPGHOME", home.path());
+    assert_eq!(cli::run_cmd(c, None).stdout, YAML.as_bytes());
+    // without the key ring: exit 128
+    let empty = tempfile::tempdir().unwrap();
+    let mut c = env.cmd(&["decrypt", "a.yaml"]);
+    c.env("GNUPGHOME", empty.path());
+    assert_eq!(cli::run_cmd(c, None).code, 128);
+}
