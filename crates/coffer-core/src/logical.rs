@@ -146,6 +146,12 @@ impl Response {
         }
     }
 
+    /// Appends warnings (e.g. the path table's unknown-field warnings).
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings.extend(warnings);
+        self
+    }
+
     pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
         self.warnings.push(warning.into());
         self

@@ -54,9 +54,12 @@ impl<R> Matched<'_, R> {
     }
 
     /// Vault's warnings for unknown body fields and for body fields that a
-    /// path capture overrides.
+    /// path capture overrides (writes only; reads carry no body).
     pub fn warnings(&self, req: &Request) -> Vec<String> {
         let mut warnings = Vec::new();
+        if matches!(req.operation, Operation::Read | Operation::List) {
+            return warnings;
+        }
         if req.null_body {
             warnings.push("Endpoint ignored these unrecognized parameters: [null]".to_owned());
         }
@@ -155,6 +158,23 @@ pub fn match_pattern(pattern: &'static str, path: &str) -> Option<Captures> {
     None
 }
 
+/// Concatenates two field lists at compile time, for paths that share a
+/// common group of fields: `const F: [&str; 1 + COMMON.len()] = concat_fields(&["x"], COMMON);`
+pub const fn concat_fields<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
+
 /// Field helper used by engines: the object of a request body as a typed struct.
 pub fn object_of(data: &Object) -> serde_json::Value {
     serde_json::Value::Object(data.clone())
@@ -175,9 +195,24 @@ mod tests {
 
     #[test]
     fn star_captures_rest() {
-        assert_eq!(match_pattern("data/{path*}", "data/a/b").unwrap().get("path"), "a/b");
-        assert_eq!(match_pattern("metadata/{path*}", "metadata/").unwrap().get("path"), "");
-        assert_eq!(match_pattern("metadata/{path*}", "metadata").unwrap().get("path"), "");
+        assert_eq!(
+            match_pattern("data/{path*}", "data/a/b")
+                .unwrap()
+                .get("path"),
+            "a/b"
+        );
+        assert_eq!(
+            match_pattern("metadata/{path*}", "metadata/")
+                .unwrap()
+                .get("path"),
+            ""
+        );
+        assert_eq!(
+            match_pattern("metadata/{path*}", "metadata")
+                .unwrap()
+                .get("path"),
+            ""
+        );
         assert_eq!(match_pattern("{path*}", "").unwrap().get("path"), "");
         assert!(match_pattern("data/{path*}", "other/a").is_none());
     }
@@ -205,8 +240,14 @@ mod tests {
             ]
         );
         let del = Request::new(Operation::Delete, "users/bob");
-        assert_eq!(TABLE.resolve(&del).unwrap_err(), Error::UnsupportedOperation);
+        assert_eq!(
+            TABLE.resolve(&del).unwrap_err(),
+            Error::UnsupportedOperation
+        );
         let other = Request::new(Operation::Read, "nope");
-        assert!(matches!(TABLE.resolve(&other).unwrap_err(), Error::NoRoute(_)));
+        assert!(matches!(
+            TABLE.resolve(&other).unwrap_err(),
+            Error::NoRoute(_)
+        ));
     }
 }

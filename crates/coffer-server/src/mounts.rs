@@ -163,7 +163,7 @@ impl MountTable {
         m.prefix = m.entry.route_prefix();
         self.mounts.push(m);
         self.mounts
-            .sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+            .sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
     }
 
     pub fn remove(&mut self, route_prefix: &str) -> Option<Mounted> {

@@ -245,14 +245,10 @@ pub async fn handle(
         acl,
     };
     let route = matched.spec.route;
-    let warnings = if matches!(req.operation, Read | List) {
-        Vec::new()
-    } else {
-        matched.warnings(req)
-    };
+    let warnings = matched.warnings(req);
     let name = matched.get("name").to_owned();
     let path = matched.get("path").to_owned();
-    let mut resp = match route {
+    let resp = match route {
         Route::Mounts
         | Route::Mount
         | Route::Auths
@@ -282,6 +278,5 @@ pub async fn handle(
             Response::empty()
         }
     };
-    resp.warnings.extend(warnings);
-    Ok(resp)
+    Ok(resp.with_warnings(warnings))
 }

@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use coffer_core::duration::de_opt_secs;
 use coffer_core::fields::{self, opt_boolean, opt_str_list, opt_uint};
 use coffer_core::logical::{Error, Object, Operation, Request, Response, Result};
-use coffer_core::paths::{PathSpec, PathTable};
+use coffer_core::paths::{PathSpec, PathTable, concat_fields};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::token_params::{TokenFields, TokenParams};
+use super::token_params::{self, TokenFields, TokenParams};
 use crate::barrier::View;
 use crate::framework::{Backend, Ctx};
 use crate::{ids, net};
@@ -33,29 +33,17 @@ enum Route {
 
 use Operation::{Delete, List, Read, Update};
 
-const ROLE_FIELDS: &[&str] = &[
-    "bind_secret_id",
-    "secret_id_bound_cidrs",
-    "secret_id_num_uses",
-    "secret_id_ttl",
-    "local_secret_ids",
-    "role_id",
-    "token_policies",
-    "policies",
-    "token_ttl",
-    "ttl",
-    "token_max_ttl",
-    "max_ttl",
-    "token_explicit_max_ttl",
-    "token_period",
-    "period",
-    "token_num_uses",
-    "token_no_default_policy",
-    "token_bound_cidrs",
-    "bound_cidrs",
-    "token_type",
-    "token_strictly_bind_ip",
-];
+const ROLE_FIELDS: [&str; 6 + token_params::FIELDS.len()] = concat_fields(
+    &[
+        "bind_secret_id",
+        "secret_id_bound_cidrs",
+        "secret_id_num_uses",
+        "secret_id_ttl",
+        "local_secret_ids",
+        "role_id",
+    ],
+    token_params::FIELDS,
+);
 const SECRET_ID_FIELDS: &[&str] = &[
     "metadata",
     "cidr_list",
@@ -78,7 +66,7 @@ static PATHS: PathTable<Route> = PathTable(&[
         pattern: "role/{role_name}",
         route: Route::Role,
         operations: &[Read, Update, Delete],
-        fields: ROLE_FIELDS,
+        fields: &ROLE_FIELDS,
         existence_check: true,
         help: "manage a role",
     },
@@ -595,14 +583,7 @@ impl Backend for AppRole {
                 }
             }
         };
-        Ok(Response {
-            warnings: if matches!(req.operation, Read | List) {
-                Vec::new()
-            } else {
-                warnings
-            },
-            ..resp
-        })
+        Ok(resp.with_warnings(warnings))
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {

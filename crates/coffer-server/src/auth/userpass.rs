@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use coffer_core::fields;
 use coffer_core::logical::{Error, Object, Operation, Request, Response, Result};
-use coffer_core::paths::{PathSpec, PathTable};
+use coffer_core::paths::{PathSpec, PathTable, concat_fields};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::token_params::{TokenFields, TokenParams};
+use super::token_params::{self, TokenFields, TokenParams};
 use crate::framework::{Backend, Ctx};
 
 #[derive(Clone, Copy, Debug)]
@@ -22,24 +22,8 @@ enum Route {
 
 use Operation::{Delete, List, Read, Update};
 
-const USER_FIELDS: &[&str] = &[
-    "password",
-    "token_policies",
-    "policies",
-    "token_ttl",
-    "ttl",
-    "token_max_ttl",
-    "max_ttl",
-    "token_explicit_max_ttl",
-    "token_period",
-    "period",
-    "token_num_uses",
-    "token_no_default_policy",
-    "token_bound_cidrs",
-    "bound_cidrs",
-    "token_type",
-    "token_strictly_bind_ip",
-];
+const USER_FIELDS: [&str; 1 + token_params::FIELDS.len()] =
+    concat_fields(&["password"], token_params::FIELDS);
 
 static PATHS: PathTable<Route> = PathTable(&[
     PathSpec {
@@ -54,7 +38,7 @@ static PATHS: PathTable<Route> = PathTable(&[
         pattern: "users/{username}",
         route: Route::User,
         operations: &[Read, Update, Delete],
-        fields: USER_FIELDS,
+        fields: &USER_FIELDS,
         existence_check: true,
         help: "manage a user",
     },
@@ -220,14 +204,7 @@ impl Backend for Userpass {
                 });
             }
         };
-        Ok(Response {
-            warnings: if matches!(req.operation, Read | List) {
-                Vec::new()
-            } else {
-                warnings
-            },
-            ..resp
-        })
+        Ok(resp.with_warnings(warnings))
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {

@@ -429,7 +429,7 @@ impl Backend for KvV2 {
         let view = ctx.view;
         let path = matched.get("path").to_owned();
         let warnings = matched.warnings(req);
-        let mut resp = match (matched.spec.route, req.operation) {
+        let resp = match (matched.spec.route, req.operation) {
             (Route::Invalid, op) => return Ok(invalid_path_warning(op)),
             (Route::Config, Read) => Response::data(load_config(view).await?.to_json()),
             (Route::Config, _) => {
@@ -549,11 +549,7 @@ impl Backend for KvV2 {
                 ))
             }
         };
-        if !matches!(req.operation, Read | List) {
-            resp.warnings
-                .extend(warnings.into_iter().filter(|w| !w.contains("[version]")));
-        }
-        Ok(resp)
+        Ok(resp.with_warnings(warnings))
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {
