@@ -94,24 +94,111 @@ fn parse_url(url: &str) -> Result<Url<'_>, FetchError> {
     Ok(Url { tls, host: host.trim_start_matches('[').trim_end_matches(']'), port, path })
 }
 
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let bundle = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&bundle).map_err(|e| format!("cannot read ca bundle {bundle}: {e}"))? {
-        let _ = roots.add(cert.map_err(|e| e.to_string())?);
+/// Connection options beyond the defaults (kubeconfig clusters and users).
+#[derive(Clone, Default)]
+pub struct HttpOptions {
+    /// PEM CA bundle to trust instead of the system roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Skip server certificate verification (`insecure-skip-tls-verify`).
+    pub insecure: bool,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub client_cert: Option<(Vec<u8>, Vec<u8>)>,
+    /// Bearer token.
+    pub bearer: Option<String>,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("custom_ca", &self.ca_pem.is_some())
+            .field("insecure", &self.insecure)
+            .field("client_cert", &self.client_cert.is_some())
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+}
+
+/// Accepts any server certificate (only with `insecure-skip-tls-verify`).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(opts: &HttpOptions) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| e.to_string())?;
+    let builder = if opts.insecure {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        let certs: Vec<CertificateDer<'static>> = match &opts.ca_pem {
+            Some(pem) => CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>().map_err(|e| format!("bad ca data: {e}"))?,
+            None => {
+                let bundle = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
+                CertificateDer::pem_file_iter(&bundle)
+                    .map_err(|e| format!("cannot read ca bundle {bundle}: {e}"))?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        for c in certs {
+            let _ = roots.add(c);
+        }
+        builder.with_root_certificates(roots)
+    };
+    let cfg = match &opts.client_cert {
+        Some((cert, key)) => {
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(cert).collect::<Result<_, _>>().map_err(|e| format!("bad client certificate: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("bad client key: {e}"))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| e.to_string())?
+        }
+        None => builder.with_no_client_auth(),
+    };
     Ok(Arc::new(cfg))
 }
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
 pub fn request(method: &str, url: &str, body: Option<(&str, &[u8])>) -> Result<Response, FetchError> {
+    request_with(method, url, body, &HttpOptions::default())
+}
+
+/// [`request`] with explicit TLS and authentication options.
+pub fn request_with(method: &str, url: &str, body: Option<(&str, &[u8])>, opts: &HttpOptions) -> Result<Response, FetchError> {
     let u = parse_url(url)?;
     let io = |e: String| FetchError::Io { url: url.into(), reason: e };
     let addr = (u.host, u.port)
@@ -126,6 +213,9 @@ pub fn request(method: &str, url: &str, body: Option<(&str, &[u8])>) -> Result<R
         "{method} {} HTTP/1.1\r\nHost: {}\r\nAccept: application/x-pem-file, */*\r\nUser-Agent: coffer-seal\r\nConnection: close\r\n",
         u.path, u.host
     );
+    if let Some(token) = &opts.bearer {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
     if let Some((ctype, b)) = body {
         head.push_str(&format!("Content-Type: {ctype}\r\nContent-Length: {}\r\n", b.len()));
     }
@@ -134,7 +224,7 @@ pub fn request(method: &str, url: &str, body: Option<(&str, &[u8])>) -> Result<R
     let payload = body.map(|(_, b)| b).unwrap_or_default();
     if u.tls {
         let name = rustls_pki_types::ServerName::try_from(u.host.to_owned()).map_err(|e| io(e.to_string()))?;
-        let conn = rustls::ClientConnection::new(tls_config().map_err(&io)?, name).map_err(|e| io(e.to_string()))?;
+        let conn = rustls::ClientConnection::new(tls_config(opts).map_err(&io)?, name).map_err(|e| io(e.to_string()))?;
         let mut s = rustls::StreamOwned::new(conn, tcp);
         s.write_all(head.as_bytes()).and_then(|_| s.write_all(payload)).map_err(|e| io(e.to_string()))?;
         // Servers that close without close_notify give UnexpectedEof after the body; keep what we got.

@@ -11,7 +11,7 @@ use super::args::Args;
 use super::kubeconfig;
 use crate::codec::{self, OutputFormat};
 use crate::error::{FormatError, KeyError, SealError, UnsealError};
-use crate::fetch::{self, FetchError};
+use crate::fetch::{self, FetchError, HttpOptions};
 use crate::hybrid::Scope;
 use crate::keyring::KeyRing;
 use crate::keys::{PrivateKey, SealingCert};
@@ -95,31 +95,65 @@ fn emit(args: &Args, stdout: &mut dyn Write, bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// Base URL of the controller API: `--controller-url`, else the base of an `…/v1/cert.pem` URL.
-fn controller_base(args: &Args) -> Result<String> {
+/// Where the controller's HTTP API is, and how to talk to it.
+struct Endpoint {
+    base: String,
+    options: HttpOptions,
+}
+
+impl Endpoint {
+    fn call(&self, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Result<fetch::Response> {
+        Ok(fetch::request_with(method, &format!("{}{path}", self.base), body, &self.options)?)
+    }
+}
+
+/// The controller API: `--controller-url`, else the base of an `…/v1/cert.pem` URL, else the
+/// API server's service proxy for `--controller-namespace`/`--controller-name` (kubeconfig).
+fn controller(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint> {
     if !args.controller_url.is_empty() {
-        return Ok(args.controller_url.trim_end_matches('/').to_owned());
+        return Ok(Endpoint { base: args.controller_url.trim_end_matches('/').to_owned(), options: HttpOptions::default() });
     }
     if fetch::is_http_url(&args.cert)
         && let Some(base) = args.cert.strip_suffix("/v1/cert.pem")
     {
-        return Ok(base.to_owned());
+        return Ok(Endpoint { base: base.to_owned(), options: HttpOptions::default() });
     }
-    Err(usage(format!(
-        "cannot reach controller {}/{}: coffer does not use the kubernetes api-server proxy; pass --controller-url http://HOST:PORT (or --cert http://HOST:PORT/v1/cert.pem)",
-        args.controller_namespace, args.controller_name
-    )))
+    let (ns, name) = (&args.controller_namespace, &args.controller_name);
+    let Some(access) = kubeconfig::cluster_access(args, env).map_err(usage)? else {
+        return Err(usage(format!(
+            "cannot reach controller {ns}/{name}: no kubeconfig found; pass --cert FILE|URL, --controller-url http://HOST:PORT or --kubeconfig"
+        )));
+    };
+    let svc_url = format!("{}/api/v1/namespaces/{ns}/services/{name}", access.server);
+    let r = fetch::request_with("GET", &svc_url, None, &access.options)?;
+    if r.status != 200 {
+        let body: String = String::from_utf8_lossy(&r.body).trim().chars().take(200).collect();
+        return Err(usage(format!(
+            "cannot get service {ns}/{name} (http {}): {body}; check --controller-namespace/--controller-name (the Helm chart's default service is \"sealed-secrets\")",
+            r.status
+        )));
+    }
+    let svc: Value = serde_json::from_slice(&r.body).map_err(|e| usage(format!("service {ns}/{name}: invalid json: {e}")))?;
+    let port = svc.pointer("/spec/ports/0/name").and_then(Value::as_str).unwrap_or("");
+    let base = format!("{}/api/v1/namespaces/{ns}/services/http:{name}:{port}/proxy", access.server);
+    Ok(Endpoint { base, options: access.options })
 }
 
-fn cert_bytes(args: &Args) -> Result<Vec<u8>> {
+fn cert_bytes(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<u8>> {
     if !args.cert.is_empty() {
         return Ok(fetch::read_source(&args.cert)?);
     }
-    Ok(fetch::read_source(&format!("{}/v1/cert.pem", controller_base(args)?))?)
+    let ep = controller(args, env)?;
+    let r = ep.call("GET", "/v1/cert.pem", None)?;
+    if r.status != 200 {
+        let body = String::from_utf8_lossy(&r.body).trim().chars().take(200).collect();
+        return Err(FetchError::Status { url: format!("{}/v1/cert.pem", ep.base), status: r.status, body }.into());
+    }
+    Ok(r.body)
 }
 
-fn sealing_cert(args: &Args) -> Result<SealingCert> {
-    let cert = SealingCert::from_pem(&cert_bytes(args)?)?;
+fn sealing_cert(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<SealingCert> {
+    let cert = SealingCert::from_pem(&cert_bytes(args, env)?)?;
     cert.check_not_expired(time::OffsetDateTime::now_utc())?;
     Ok(cert)
 }
@@ -137,13 +171,13 @@ pub fn dispatch(args: &Args, env: &dyn Fn(&str) -> Option<String>, stdin: &mut d
         return recovery_unseal(args, stdin, stdout);
     }
     if args.validate {
-        return validate(args, stdin);
+        return validate(args, env, stdin);
     }
     if args.re_encrypt {
-        return re_encrypt(args, stdin, stdout);
+        return re_encrypt(args, env, stdin, stdout);
     }
     if args.fetch_cert {
-        let pem = cert_bytes(args)?;
+        let pem = cert_bytes(args, env)?;
         return stdout.write_all(&pem).map_err(out_io);
     }
     let default_ns = || -> Option<String> {
@@ -153,12 +187,12 @@ pub fn dispatch(args: &Args, env: &dyn Fn(&str) -> Option<String>, stdin: &mut d
         kubeconfig::context_namespace(&args.kubeconfig, &args.context, env)
     };
     if !args.merge_into.is_empty() {
-        return merge(args, stdin, default_ns());
+        return merge(args, env, stdin, default_ns());
     }
     if args.raw {
-        return raw(args, stdin, stdout, default_ns());
+        return raw(args, env, stdin, stdout, default_ns());
     }
-    seal_stream(args, stdin, stdout, default_ns())
+    seal_stream(args, env, stdin, stdout, default_ns())
 }
 
 fn seal_options(args: &Args, default_ns: Option<String>) -> Result<SealOptions> {
@@ -179,11 +213,11 @@ fn parse_secrets(bytes: &[u8]) -> Result<Vec<Secret>> {
     Ok(docs.iter().map(Secret::from_value).collect::<std::result::Result<_, _>>()?)
 }
 
-fn seal_stream(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, default_ns: Option<String>) -> Result<()> {
+fn seal_stream(args: &Args, env: &dyn Fn(&str) -> Option<String>, stdin: &mut dyn Read, stdout: &mut dyn Write, default_ns: Option<String>) -> Result<()> {
     let format = output_format(args)?;
     let opts = seal_options(args, default_ns)?;
     let secrets = parse_secrets(&read_input(args, stdin)?)?;
-    let cert = sealing_cert(args)?;
+    let cert = sealing_cert(args, env)?;
     let mut out = String::new();
     for s in &secrets {
         out.push_str(&codec::render(&seal::seal_secret(s, &cert, &opts)?.to_value(), format));
@@ -191,7 +225,7 @@ fn seal_stream(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, defaul
     emit(args, stdout, out.as_bytes())
 }
 
-fn raw(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, default_ns: Option<String>) -> Result<()> {
+fn raw(args: &Args, env: &dyn Fn(&str) -> Option<String>, stdin: &mut dyn Read, stdout: &mut dyn Write, default_ns: Option<String>) -> Result<()> {
     let scope = scope_arg(args)?;
     let namespace = match scope {
         Scope::ClusterWide => String::new(),
@@ -209,12 +243,12 @@ fn raw(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write, default_ns: Op
         [one] => read_path(one.split_once('=').map_or(one.as_str(), |(_, p)| p))?,
         _ => return Err(usage("must provide exactly one --from-file with --raw")),
     };
-    let cert = sealing_cert(args)?;
+    let cert = sealing_cert(args, env)?;
     let b64 = seal::seal_raw(&value, &cert, scope, &namespace, &args.name)?;
     emit(args, stdout, b64.as_bytes())
 }
 
-fn merge(args: &Args, stdin: &mut dyn Read, default_ns: Option<String>) -> Result<()> {
+fn merge(args: &Args, env: &dyn Fn(&str) -> Option<String>, stdin: &mut dyn Read, default_ns: Option<String>) -> Result<()> {
     let format = output_format(args)?;
     let target_bytes = read_path(&args.merge_into)?;
     let docs = codec::parse_documents(&target_bytes, &args.merge_into)?;
@@ -222,7 +256,7 @@ fn merge(args: &Args, stdin: &mut dyn Read, default_ns: Option<String>) -> Resul
     let mut target = SealedSecret::from_value(first, false)?;
     let opts = seal_options(args, default_ns)?;
     let secrets = parse_secrets(&read_input(args, stdin)?)?;
-    let cert = sealing_cert(args)?;
+    let cert = sealing_cert(args, env)?;
     for s in &secrets {
         seal::merge_into(&mut target, s, &cert, &opts)?;
     }
@@ -276,34 +310,35 @@ fn recovery_unseal(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write) ->
     emit(args, stdout, out.as_bytes())
 }
 
-fn validate(args: &Args, stdin: &mut dyn Read) -> Result<()> {
-    let base = controller_base(args)?;
-    for ss in parse_sealed(&read_input(args, stdin)?)? {
+fn validate(args: &Args, env: &dyn Fn(&str) -> Option<String>, stdin: &mut dyn Read) -> Result<()> {
+    let sealed = parse_sealed(&read_input(args, stdin)?)?;
+    let ep = controller(args, env)?;
+    for ss in sealed {
         let body = crate::emit::to_go_json(&ss.to_value());
-        let r = fetch::request("POST", &format!("{base}/v1/verify"), Some(("application/json", body.as_bytes())))?;
+        let r = ep.call("POST", "/v1/verify", Some(("application/json", body.as_bytes())))?;
         match r.status {
             200 => {}
             409 => return Err(CliError::Invalid(ss.metadata.name().to_owned())),
             status => {
                 let body = String::from_utf8_lossy(&r.body).trim().chars().take(200).collect();
-                return Err(FetchError::Status { url: format!("{base}/v1/verify"), status, body }.into());
+                return Err(FetchError::Status { url: format!("{}/v1/verify", ep.base), status, body }.into());
             }
         }
     }
     Ok(())
 }
 
-fn re_encrypt(args: &Args, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
+fn re_encrypt(args: &Args, env: &dyn Fn(&str) -> Option<String>, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<()> {
     let format = output_format(args)?;
-    let base = controller_base(args)?;
+    let sealed = parse_sealed(&read_input(args, stdin)?)?;
+    let ep = controller(args, env)?;
     let mut out = String::new();
-    for ss in parse_sealed(&read_input(args, stdin)?)? {
+    for ss in sealed {
         let body = crate::emit::to_go_json(&ss.to_value());
-        let url = format!("{base}/v1/rotate");
-        let r = fetch::request("POST", &url, Some(("application/json", body.as_bytes())))?;
+        let r = ep.call("POST", "/v1/rotate", Some(("application/json", body.as_bytes())))?;
         if r.status != 200 {
             let body = String::from_utf8_lossy(&r.body).trim().chars().take(200).collect();
-            return Err(FetchError::Status { url, status: r.status, body }.into());
+            return Err(FetchError::Status { url: format!("{}/v1/rotate", ep.base), status: r.status, body }.into());
         }
         let docs = codec::parse_documents(&r.body, "controller answer")?;
         let first = docs.first().ok_or_else(|| usage("controller returned an empty answer"))?;

@@ -92,12 +92,19 @@ pub fn golden(name: &str, actual: &str) {
     assert_eq!(actual, want, "output differs from golden {}", path.display());
 }
 
-/// A local controller HTTP API on 127.0.0.1 serving `coffer_sealed::controller::http` for `ring`.
-pub fn serve(ring: coffer_sealed::KeyRing) -> String {
+/// One parsed request of the test servers.
+pub struct TestRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Serves `route` on 127.0.0.1 (one thread, `Connection: close`); returns `http://127.0.0.1:PORT`.
+pub fn serve_fn(route: impl Fn(&TestRequest) -> (u16, String, Vec<u8>) + Send + 'static) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let handlers = coffer_sealed::controller::http::Handlers::new(coffer_sealed::controller::http::RateLimiter::new(100, 100));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -108,30 +115,36 @@ pub fn serve(ring: coffer_sealed::KeyRing) -> String {
             }
             let mut parts = line.split_whitespace();
             let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-            let mut len = 0usize;
+            let mut headers = Vec::new();
             loop {
                 let mut h = String::new();
                 if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
                     break;
                 }
-                if let Some((k, v)) = h.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    len = v.trim().parse().unwrap_or(0);
+                if let Some((k, v)) = h.split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
                 }
             }
+            let len = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
             let mut body = vec![0u8; len];
             let _ = reader.read_exact(&mut body);
-            let req = coffer_sealed::controller::http::Request { method: &method, path: &path, forwarded_for: None, body: &body };
-            let resp = handlers.handle(&ring, req, std::time::Instant::now());
-            let head = format!(
-                "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                resp.status,
-                resp.content_type,
-                resp.body.len()
-            );
-            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&resp.body));
+            let (status, ctype, out) = route(&TestRequest { method, path, headers, body });
+            let head = format!("HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", out.len());
+            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&out));
         }
     });
     format!("http://{addr}")
+}
+
+/// Calls the controller handlers for `ring` with a request whose path had `prefix` stripped.
+pub fn controller_answer(ring: &coffer_sealed::KeyRing, handlers: &coffer_sealed::controller::http::Handlers, req: &TestRequest, path: &str) -> (u16, String, Vec<u8>) {
+    let r = coffer_sealed::controller::http::Request { method: &req.method, path, forwarded_for: None, body: &req.body };
+    let resp = handlers.handle(ring, r, std::time::Instant::now());
+    (resp.status, resp.content_type.to_owned(), resp.body)
+}
+
+/// A local controller HTTP API on 127.0.0.1 serving `coffer_sealed::controller::http` for `ring`.
+pub fn serve(ring: coffer_sealed::KeyRing) -> String {
+    let handlers = coffer_sealed::controller::http::Handlers::new(coffer_sealed::controller::http::RateLimiter::new(100, 100));
+    serve_fn(move |req| controller_answer(&ring, &handlers, req, &req.path.clone()))
 }
