@@ -210,6 +210,9 @@ fn verify_sig(
     signing::verify(p, &input, value, &context, opts).map_err(|e| e.to_string())
 }
 
+/// Checks one verify item: `Ok(valid)` or the item's error text.
+type ItemCheck = Box<dyn Fn(&Item) -> std::result::Result<bool, String>>;
+
 pub async fn verify(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
     let f: OpFields = parse(&req.data)?;
     let (items, is_batch) = items(&f, req)?;
@@ -252,7 +255,7 @@ pub async fn verify(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
     })?;
     let mut results = Vec::with_capacity(items.len());
     let mut errors = Vec::with_capacity(items.len());
-    let outcome: Box<dyn Fn(&Item) -> std::result::Result<bool, String>> = if use_hmac {
+    let outcome: ItemCheck = if use_hmac {
         let hash = hmac_hash(caps.get("urlalgorithm"), &f)?;
         let p = p.clone();
         Box::new(move |item| {
