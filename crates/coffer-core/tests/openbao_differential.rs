@@ -278,11 +278,39 @@ fn compare_capabilities(
             acl.resultant()
         ));
     }
+    // The mount preflight (`sys/internal/ui/mounts/<path>`): 200 or 403.
+    for mount in MOUNTS {
+        let (status, body) = bao
+            .try_call_as(
+                &token,
+                "GET",
+                &format!("sys/internal/ui/mounts/{mount}"),
+                None,
+            )
+            .expect("ui mounts");
+        let ours = acl.has_mount_access(&format!("{mount}/"));
+        if (status == 200) != ours {
+            mismatches.push(format!(
+                "ui/mounts/{mount}: openbao {status} {body} coffer {ours} with {policies:?}"
+            ));
+        }
+    }
 }
+
+/// KV mounts the random patterns reach into (and `m`, `g` for the fixed sets).
+const MOUNTS: [&str; 6] = ["d", "da", "dab", "g", "m", "kv1"];
 
 #[test]
 fn openbao_agrees() {
     let bao = Bao::start();
+    for mount in MOUNTS {
+        let (status, body) = bao.call(
+            "POST",
+            &format!("sys/mounts/{mount}"),
+            Some(&json!({"type": "kv"})),
+        );
+        assert_eq!(status, 204, "mount {mount}: {body}");
+    }
     let mut mismatches = Vec::new();
 
     // The catalog's hand-written sets, and parameter / TTL rules for resultant-acl.

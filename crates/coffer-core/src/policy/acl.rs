@@ -348,6 +348,35 @@ impl Acl {
         d
     }
 
+    /// OpenBao's `hasMountAccess`, used by `sys/internal/ui/mounts/<path>`: the
+    /// token may see a mount (`mount_path` ends in `/`) when it has a
+    /// capability on the mount path itself, or a non-deny rule on some pattern
+    /// inside it, or a glob reaching into it.
+    pub fn has_mount_access(&self, mount_path: &str) -> bool {
+        if self.root || self.capabilities(mount_path) != ["deny"] {
+            return true;
+        }
+        let grants = |idx: u32| {
+            self.rules
+                .get(idx as usize)
+                .is_some_and(|r| !r.caps.is_empty() && !r.caps.contains(Capabilities::DENY))
+        };
+        let inside = self.keys.iter().any(|(key, idx)| match key {
+            PatternKey::Exact(p) | PatternKey::Prefix(p) => {
+                p.starts_with(mount_path) && grants(*idx)
+            }
+            PatternKey::Segment(_) => false,
+        });
+        if inside {
+            return true;
+        }
+        if !self.globs.has_segment_patterns() {
+            // OpenBao returns any covering prefix rule here, even a deny one.
+            return self.globs.prefixes.longest(mount_path).is_some();
+        }
+        self.globs.segment_reaches_mount(mount_path, grants)
+    }
+
     /// The merged view `GET sys/internal/ui/resultant-acl` returns as `data`:
     /// `{"exact_paths":{..},"glob_paths":{..},"root":false}`, or `{"root":true}`.
     /// Like OpenBao, `glob_paths` holds only `*` patterns (keyed without the `*`),
@@ -500,6 +529,30 @@ mod tests {
             a.authorize(Operation::Update, "k", body.as_object())
                 .allowed
         );
+    }
+
+    #[test]
+    fn mount_access() {
+        let a = acl(&[(
+            "p",
+            r#"path "secret/data/app/*" { capabilities = ["read"] }
+               path "kv/+/team" { capabilities = ["list"] }
+               path "denied/x" { capabilities = ["deny"] }
+               path "top" { capabilities = ["read"] }"#,
+        )]);
+        assert!(a.has_mount_access("secret/"));
+        assert!(a.has_mount_access("kv/"));
+        assert!(!a.has_mount_access("denied/"));
+        assert!(!a.has_mount_access("other/"));
+        assert!(Acl::root().has_mount_access("anything/"));
+        // Without `+` patterns a covering glob counts, whatever it grants (OpenBao quirk).
+        let b = acl(&[("p", r#"path "s*" { capabilities = ["deny"] }"#)]);
+        assert!(b.has_mount_access("secret/"));
+        let c = acl(&[("p", r#"path "+/x" { capabilities = ["read"] }"#)]);
+        assert!(c.has_mount_access("anything/"));
+        let d = acl(&[("p", r#"path "auth/+/login" { capabilities = ["update"] }"#)]);
+        assert!(d.has_mount_access("auth/userpass/"));
+        assert!(!d.has_mount_access("secret/"));
     }
 
     #[test]

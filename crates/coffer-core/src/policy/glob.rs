@@ -248,6 +248,46 @@ impl GlobIndex {
         self.prefixes.finish();
     }
 
+    pub fn has_segment_patterns(&self) -> bool {
+        !self.segments_by_first.is_empty() || !self.segments_wild.is_empty()
+    }
+
+    /// OpenBao's `CheckAllowedFromNonExactPaths` in "bare mount" mode, for a
+    /// mount path ending in `/`: whether some segment pattern reaches inside
+    /// the mount with a rule for which `grants` holds.
+    pub fn segment_reaches_mount(&self, mount: &str, grants: impl Fn(u32) -> bool) -> bool {
+        let parts: Vec<&str> = mount.split('/').collect();
+        let check_at = parts.len().saturating_sub(2);
+        let all = self
+            .segments_by_first
+            .values()
+            .flatten()
+            .chain(&self.segments_wild);
+        all.filter(|pat| grants(pat.rule)).any(|pat| {
+            let last = pat.parts.len() - 1;
+            let mut joined = String::new();
+            for (i, part) in pat.parts.iter().enumerate() {
+                let Some(seg) = parts.get(i) else {
+                    return false;
+                };
+                let keep = match part {
+                    Part::Plus => true,
+                    Part::Lit(lit) => {
+                        seg == &&**lit || (pat.is_prefix && i == last && seg.starts_with(&**lit))
+                    }
+                };
+                if keep {
+                    joined.push_str(seg);
+                    joined.push('/');
+                }
+                if i == check_at {
+                    return joined.starts_with(mount);
+                }
+            }
+            false
+        })
+    }
+
     /// The rule governing `path` among the non-exact rules.
     pub fn lookup(&self, path: &str) -> Option<u32> {
         let prefix = self.prefixes.longest(path);
