@@ -105,6 +105,30 @@ async fn unmanaged_secret_is_a_conflict_with_warning_and_retry() {
     assert!(ctx.metrics.render().contains("sealed_secrets_controller_unseal_errors_total{namespace=\"demo-ns\",reason=\"unmanaged\"} 1\n"));
 }
 
+#[tokio::test]
+async fn synced_object_makes_no_writes() {
+    // First pass on a fresh decision gives the Secret and the status the controller would write.
+    let obj = sealed_object();
+    let ring = context(Client::new(tower_test::mock::pair::<Request<Body>, Response<Body>>().0, "default")).keys.get();
+    let sealed = serde_json::to_value(&obj).unwrap();
+    let first = coffer_sealed::controller::reconcile::reconcile(&sealed, None, &ring, ReconcileOptions::default(), "2026-11-22T12:00:00Z");
+    let coffer_sealed::controller::reconcile::SecretAction::Create(mut secret) = first.action else { panic!("create expected") };
+    secret["metadata"]["resourceVersion"] = "5".into();
+    let mut synced = obj.clone();
+    synced.rest.insert("status".into(), first.status.unwrap());
+
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(Client::new(service, "default"));
+    let api_server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, "GET", "/api/v1/namespaces/demo-ns/secrets/demo-secret").await;
+        respond(send, 200, &secret);
+        assert!(handle.next_request().await.is_none(), "no further api calls");
+    });
+    reconcile_object(&synced, &ctx).await.expect("ok");
+    drop(ctx);
+    api_server.await.unwrap();
+}
+
 /// End to end against a real cluster (not available here): apply
 /// `deploy/sealedsecrets.bitnami.com.yaml`, run `coffer controller` with a kubeconfig, then
 /// `kubeseal --controller-url http://localhost:8080 < secret.yaml | kubectl apply -f -` and check

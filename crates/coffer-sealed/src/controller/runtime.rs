@@ -214,7 +214,10 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
         action: "Unseal".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&kube_event, &obj.object_ref(&())).await {
+    // The controller also wakes up for our own status writes; only publish when something
+    // happened, so a synced object does not collect an `Unsealed` event per status change.
+    let noteworthy = !matches!(decision.action, SecretAction::None) || status.is_some() || retry;
+    if noteworthy && let Err(e) = ctx.recorder.publish(&kube_event, &obj.object_ref(&())).await {
         tracing::warn!(namespace = %ns, name = %name, error = %e, "cannot publish event");
     }
     if let Some(st) = status {
