@@ -18,6 +18,7 @@ use serde_json::Value;
 /// One `keys... = value` or `keys... { ... }` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
+    /// Never empty: the parser only builds items with at least one key.
     pub keys: Vec<String>,
     pub value: Node,
     /// 1-based line of the item's first key, for error messages.
@@ -44,13 +45,16 @@ impl Node {
             Node::Object(items) => {
                 let mut map = serde_json::Map::new();
                 for item in items {
+                    let Some((first, rest)) = item.keys.split_first() else {
+                        continue;
+                    };
                     let mut value = item.value.to_json();
-                    for key in item.keys[1..].iter().rev() {
+                    for key in rest.iter().rev() {
                         let mut inner = serde_json::Map::new();
                         inner.insert(key.clone(), value);
                         value = Value::Object(inner);
                     }
-                    map.insert(item.keys[0].clone(), value);
+                    map.insert(first.clone(), value);
                 }
                 Value::Object(map)
             }
