@@ -266,3 +266,27 @@ fn pgp_keys_through_gpg() {
     c.env("GNUPGHOME", empty.path());
     assert_eq!(cli::run_cmd(c, None).code, 128);
 }
+
+#[test]
+fn edit_new_file_and_stdin() {
+    let env = Env::new(1);
+    let r = env.ids[0].1.clone();
+    let ed = env.write("editor.sh", b"#!/bin/sh\nprintf 'token: abc\\n' > \"$1\"\n");
+    std::process::Command::new("chmod").arg("+x").arg(&ed).status().unwrap();
+    let mut c = env.cmd(&["edit", "--age", &r, "new.yaml"]);
+    c.env("EDITOR", &ed);
+    let o = cli::run_cmd(c, None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(env.run(&["decrypt", "new.yaml"], &[0]).text(), "token: abc\n");
+    // stdin in, stdout out
+    let mut c = env.cmd(&["encrypt", "--age", &r, "--input-type", "json", "--output-type", "json"]);
+    c.env_remove("SOPS_AGE_KEY_FILE");
+    let o = cli::run_cmd(c, Some(br#"{"a": 1}"#));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let mut c = env.cmd(&["decrypt", "--filename-override", "x.json"]);
+    c.env("SOPS_AGE_KEY_FILE", env.key_file(&[0]));
+    let o = cli::run_cmd(c, Some(&o.stdout));
+    assert_eq!(o.text(), "{\n\t\"a\": 1\n}\n");
+    // stdin without a type is refused
+    assert_ne!(cli::run_cmd(env.cmd(&["decrypt"]), Some(b"a: 1\n")).code, 0);
+}

@@ -106,9 +106,21 @@ def groups_of(meta):
     return meta.get("key_groups") or []
 
 
+def vault_open(entry):
+    """Decrypts an hc_vault entry with hvac (VAULT_TOKEN from the environment)."""
+    import hvac  # only needed for Vault files
+
+    client = hvac.Client(url=entry["vault_address"], token=os.environ["VAULT_TOKEN"])
+    resp = client.secrets.transit.decrypt_data(
+        name=entry["key_name"], ciphertext=entry["enc"], mount_point=entry["engine_path"]
+    )
+    return base64.b64decode(resp["data"]["plaintext"])
+
+
 def data_key(meta):
     ids = []
-    with open(os.environ["SOPS_AGE_KEY_FILE"]) as f:
+    key_file = os.environ.get("SOPS_AGE_KEY_FILE")
+    with open(key_file or os.devnull) as f:
         for line in f:
             line = line.strip()
             if line.startswith("AGE-SECRET-KEY-"):
@@ -121,6 +133,11 @@ def data_key(meta):
                 break
             except Exception:  # noqa: BLE001 - try the next key
                 continue
+        else:
+            for entry in g.get("hc_vault") or []:
+                if os.environ.get("VAULT_TOKEN"):
+                    parts.append(vault_open(entry))
+                    break
     groups = groups_of(meta)
     if len(groups) == 1:
         if not parts:

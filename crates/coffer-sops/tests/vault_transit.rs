@@ -109,4 +109,16 @@ fn transit_against_openbao() {
     // rotate keeps working through Vault
     assert_eq!(run(&env, &["rotate", "-i", "b.json"], "root", &[]).code, 0);
     assert_eq!(run(&env, &["decrypt", "b.json"], "root", &[]).text(), "{\n\t\"k\": \"v\"\n}\n");
+
+    // .sops.yaml with hc_vault_transit_uri, and an independent decryption
+    // (Python checker using hvac against the same OpenBao)
+    env.write(".sops.yaml", format!("creation_rules:\n  - hc_vault_transit_uri: {nested}\n").as_bytes());
+    env.write("c.yaml", b"password: p\nlist:\n    - 1\n");
+    assert_eq!(run(&env, &["encrypt", "-i", "c.yaml"], "root", &[]).code, 0);
+    let venv = std::env::var_os("COFFER_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root/.cache/coffer/venv"));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sops_check.py");
+    let o = Command::new(venv.join("bin/python")).arg(script).arg("yaml").arg(env.path("c.yaml")).env("VAULT_TOKEN", "root").env_remove("SOPS_AGE_KEY_FILE").output().unwrap();
+    assert!(o.status.success(), "python checker: {}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["documents"][0]["password"], "p");
 }
