@@ -3,8 +3,9 @@
 
 use crate::cipher::ValueType;
 
-/// A node of the tree.
-#[derive(Clone, Debug, PartialEq)]
+/// A node of the tree. `Debug` shows the structure and keys but redacts
+/// every plaintext scalar and comment (encrypted `ENC[...]` text is shown).
+#[derive(Clone, PartialEq)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -22,10 +23,41 @@ pub enum Value {
 }
 
 /// An entry of a map: a key with its value, or a comment line.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Item {
     Pair(String, Value),
     Comment(String),
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |f: &mut std::fmt::Formatter<'_>, kind: &str, s: &str| {
+            if crate::cipher::is_encrypted(s) { write!(f, "{kind}({s:?})") } else { write!(f, "{kind}(<{} bytes>)", s.len()) }
+        };
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(_) => f.write_str("Bool(<redacted>)"),
+            Value::Int(_) => f.write_str("Int(<redacted>)"),
+            Value::Float(_) => f.write_str("Float(<redacted>)"),
+            Value::Str(s) => redacted(f, "Str", s),
+            Value::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
+            Value::Time(_) => f.write_str("Time(<redacted>)"),
+            Value::Comment(c) => redacted(f, "Comment", c),
+            Value::Map(items) => f.debug_tuple("Map").field(items).finish(),
+            Value::Seq(elems) => f.debug_tuple("Seq").field(elems).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Item::Pair(k, v) => f.debug_tuple("Pair").field(k).field(v).finish(),
+            Item::Comment(c) => {
+                if crate::cipher::is_encrypted(c) { write!(f, "Comment({c:?})") } else { write!(f, "Comment(<{} bytes>)", c.len()) }
+            }
+        }
+    }
 }
 
 /// One document's top-level map.
@@ -129,6 +161,17 @@ pub fn take(branch: &mut Branch, key: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_redacts_plaintext() {
+        let v = Value::Map(vec![
+            Item::Pair("password".into(), Value::Str("hunter2".into())),
+            Item::Comment(" secret note".into()),
+            Item::Pair("n".into(), Value::Int(1234)),
+        ]);
+        let d = format!("{v:?}");
+        assert!(d.contains("password") && !d.contains("hunter2") && !d.contains("secret note") && !d.contains("1234"), "{d}");
+    }
 
     #[test]
     fn plaintext_encodings() {
