@@ -115,7 +115,7 @@ async fn handle(
         .unwrap_or("")
         .to_owned();
     let mount_label = metric_mount(&path);
-    let request_id = crate::ids::uuid();
+    let request_id = crate::ids::request_id();
     let resp = match into_raw(&core, remote, req, request_id.clone()).await {
         Ok(raw) => {
             let head = method == Method::HEAD;

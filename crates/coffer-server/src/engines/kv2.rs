@@ -248,8 +248,7 @@ impl KvV2 {
         let Some(vmeta) = meta.versions.get(&version) else {
             return Err(Error::NotFound);
         };
-        let now = ids::rfc3339_now();
-        if vmeta.destroyed || vmeta.is_deleted(&now) {
+        if vmeta.destroyed || vmeta.is_deleted() {
             return Ok(Response {
                 status: Some(404),
                 ..Response::data(obj(
@@ -330,7 +329,7 @@ impl KvV2 {
         for v in versions {
             if let Some(vm) = meta.versions.get_mut(v) {
                 match route {
-                    Route::Delete if vm.deletion_time.is_empty() || !vm.is_deleted(&now) => {
+                    Route::Delete if vm.deletion_time.is_empty() || !vm.is_deleted() => {
                         vm.deletion_time = now.clone()
                     }
                     Route::Undelete if !vm.destroyed => vm.deletion_time.clear(),

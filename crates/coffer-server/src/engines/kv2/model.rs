@@ -46,8 +46,9 @@ pub struct VersionMeta {
 
 impl VersionMeta {
     /// Deleted now (soft delete, or its scheduled deletion time has passed).
-    pub fn is_deleted(&self, now: &str) -> bool {
-        !self.deletion_time.is_empty() && self.deletion_time.as_str() <= now
+    /// The clock is read only for versions that have a deletion time.
+    pub fn is_deleted(&self) -> bool {
+        !self.deletion_time.is_empty() && self.deletion_time <= ids::rfc3339_now()
     }
 }
 
