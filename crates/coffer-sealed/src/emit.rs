@@ -135,7 +135,12 @@ fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, col: usize) {
         if i > 0 {
             pad(out, col);
         }
-        write_scalar(out, &Value::String(k.clone()), col);
+        if k.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}') {
+            // Never a block scalar as a key.
+            go_json_string(out, k);
+        } else {
+            write_string(out, k, col);
+        }
         out.push(':');
         write_value_after_key(out, &m[k], col);
     }
@@ -233,7 +238,11 @@ fn plain_allowed(s: &str) -> bool {
 }
 
 fn write_string(out: &mut String, s: &str, col: usize) {
-    if s.contains('\n') && !s.chars().any(|c| (c as u32) < 0x20 && c != '\n') && !s.starts_with(' ') {
+    let literal_ok = s.contains('\n')
+        && !s.chars().any(|c| ((c as u32) < 0x20 && c != '\n') || c == '\u{7f}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}')
+        && !s.starts_with([' ', '\n'])
+        && s.trim_end_matches('\n').lines().all(|l| !l.ends_with(' '));
+    if literal_ok {
         // Literal block scalar.
         let chomp = if !s.ends_with('\n') {
             "-"
