@@ -231,6 +231,18 @@ def test_rotate_rewrap_config_min_versions(servers):
     same(servers, "GET", "transit/keys/rot", status=404)
 
 
+def test_config_rules_match_openbao(servers):
+    for s in servers:
+        call(s, "POST", "transit/keys/cfg", {"exportable": True})
+    same(servers, "POST", "transit/keys/cfg/config", {"exportable": False, "allow_plaintext_backup": True}, status=200)
+    cj = same(servers, "POST", "transit/keys/cfg/config", {"auto_rotate_period": "2h"}, status=200)
+    assert cj["data"]["auto_rotate_period"] == 7200 and cj["data"]["exportable"] is True
+    same(servers, "POST", "transit/keys/cfg/config", {"auto_rotate_period": "5m"}, status=400)
+    same(servers, "POST", "transit/keys/cfg/config", {"min_decryption_version": -1}, status=400)
+    same(servers, "POST", "transit/keys/cfg/config", {"min_encryption_version": 1, "min_decryption_version": 1}, status=200)
+    same(servers, "POST", "transit/keys/missing-cfg/config", {"deletion_allowed": True}, status=400)
+
+
 def test_delete_rules(servers):
     for s in servers:
         call(s, "POST", "transit/keys/undeletable", {})

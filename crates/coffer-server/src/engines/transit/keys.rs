@@ -182,18 +182,9 @@ pub async fn config(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
             if let Some(v) = f.deletion_allowed {
                 p.meta.deletion_allowed = v;
             }
-            if let Some(v) = f.exportable {
-                if !v && p.meta.exportable {
-                    return Err(bad("export cannot be disabled on a key that already has it enabled"));
-                }
-                p.meta.exportable = v || p.meta.exportable;
-            }
-            if let Some(v) = f.allow_plaintext_backup {
-                if !v && p.meta.allow_plaintext_backup {
-                    return Err(bad("plaintext backup cannot be disabled on a key that already has it enabled"));
-                }
-                p.meta.allow_plaintext_backup = v || p.meta.allow_plaintext_backup;
-            }
+            // Like OpenBao, these can be switched on but never off (false is ignored).
+            p.meta.exportable |= f.exportable.unwrap_or(false);
+            p.meta.allow_plaintext_backup |= f.allow_plaintext_backup.unwrap_or(false);
             if let Some(v) = f.auto_rotate_period {
                 if v != 0 && v < 3600 {
                     return Err(bad("auto rotate period must be 0 to disable or at least an hour"));

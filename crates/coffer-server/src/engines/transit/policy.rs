@@ -265,6 +265,16 @@ mod tests {
     }
 
     #[test]
+    fn rotation_falls_due_after_the_period() {
+        let mut p = Policy::create(meta(KeyType::Aes256Gcm96), KeyType::Aes256Gcm96).unwrap();
+        let created = p.versions[&1].stored.time;
+        assert!(!p.rotation_due(created + 10_000_000));
+        p.meta.auto_rotate_period = 3600;
+        assert!(!p.rotation_due(created + 3599));
+        assert!(p.rotation_due(created + 3600));
+    }
+
+    #[test]
     fn versions_and_limits() {
         let mut p = Policy::create(meta(KeyType::Aes128Gcm96), KeyType::Aes128Gcm96).unwrap();
         p.rotate().unwrap();
