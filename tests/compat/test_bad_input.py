@@ -123,3 +123,14 @@ def test_sealed_server_answers_503(workdir):
         assert s.api("GET", "sys/health", token="").status_code == 503
     finally:
         s.kill()
+
+
+def test_unknown_token_is_refused_before_the_body_is_read(coffer):
+    # Malformed and oversized bodies from an unauthenticated caller are never parsed.
+    r = coffer.api("POST", "secret/data/x", raw="{not json", token="s.unknownunknownunknown00")
+    assert r.status_code == 403 and r.json() == {"errors": ["permission denied"]}
+    r = coffer.api("POST", "secret/data/x", raw="x" * (40 * 1024 * 1024), token="s.unknownunknownunknown00")
+    assert r.status_code == 403
+    # Login paths still read their body.
+    r = coffer.api("POST", "auth/token/create", raw="{not json")
+    assert r.status_code == 400

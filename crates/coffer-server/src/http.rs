@@ -185,14 +185,22 @@ async fn into_raw(
     }
     // Authenticate before reading the body where possible: an unknown token on a
     // non-login path is refused without parsing anything it sent.
+    let path = percent_decode(parts.uri.path().strip_prefix("/v1/").unwrap_or(""))?;
+    let token = token_of(headers);
     let limit = core.config().max_request_size;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Error::TooLarge)?;
-    let (mut data, null_body) = if matches!(
+    let has_body = matches!(
         operation,
         Operation::Create | Operation::Patch | Operation::Delete
-    ) {
+    );
+    let bytes = if has_body && core.may_read_body(&path, token.as_deref()).await {
+        axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| Error::TooLarge)?
+    } else {
+        // The pipeline refuses (and audits) the request; its body is never read.
+        Bytes::new()
+    };
+    let (mut data, null_body) = if has_body {
         parse_body(&bytes, headers)?
     } else {
         (Object::new(), false)
@@ -203,15 +211,13 @@ async fn into_raw(
         }
         data.entry(k).or_insert(Value::String(v));
     }
-    let path = parts.uri.path().strip_prefix("/v1/").unwrap_or("");
-    let path = percent_decode(path)?;
     Ok(RawRequest {
         id,
         operation,
         path,
         data,
         null_body,
-        token: token_of(headers),
+        token,
         remote_addr: Some(remote),
     })
 }

@@ -77,6 +77,13 @@ fn sys_unauthenticated(path: &str) -> bool {
     path == "sys/internal/ui/mounts" || path.starts_with("sys/internal/ui/mounts/")
 }
 
+fn is_unauthenticated(path: &str, mounted: Option<&Mounted>) -> bool {
+    if path == "sys" || path.starts_with("sys/") {
+        return sys_unauthenticated(path);
+    }
+    mounted.is_some_and(|m| m.backend.is_unauthenticated(relative(path, m)))
+}
+
 fn check_path(path: &str) -> Result<()> {
     if path.split('/').any(|seg| seg == ".." || seg == ".")
         || path.contains('\0')
@@ -105,14 +112,7 @@ impl Core {
         let table = active.mount_table();
         let mounted = table.route(&path);
         let is_sys = path == "sys" || path.starts_with("sys/");
-        let unauthenticated = if is_sys {
-            sys_unauthenticated(&path)
-        } else {
-            match mounted {
-                Some(m) => m.backend.is_unauthenticated(relative(&path, m)),
-                None => false,
-            }
-        };
+        let unauthenticated = is_unauthenticated(&path, mounted);
         if token.is_none() && !unauthenticated {
             self.audit_denied(&active, &raw, &path, mounted)?;
             return Err(Error::PermissionDenied);
@@ -214,6 +214,27 @@ impl Core {
             active.audit.log(&response_entry(entry, &result))?;
         }
         result
+    }
+
+    /// Whether a request may go on to have its body read: the path needs no
+    /// token, or the token is live. Lets the HTTP edge refuse unknown callers
+    /// before parsing anything they sent.
+    pub async fn may_read_body(&self, path: &str, token: Option<&str>) -> bool {
+        let path = path.trim_start_matches('/');
+        if lifecycle::is_lifecycle_path(path) {
+            return true;
+        }
+        let Ok(active) = self.active() else {
+            return true;
+        };
+        let table = active.mount_table();
+        if is_unauthenticated(path, table.route(path)) {
+            return true;
+        }
+        match token.filter(|t| !t.is_empty()) {
+            Some(t) => matches!(active.tokens.lookup(t).await, Ok(Some(_))),
+            None => false,
+        }
     }
 
     /// Turns a backend's `auth` into a real token.
