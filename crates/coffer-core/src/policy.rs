@@ -134,10 +134,11 @@ pub struct PathRule {
     pub denied_parameters: BTreeMap<String, Vec<serde_json::Value>>,
     /// Parameters that must be present, as written.
     pub required_parameters: Vec<String>,
-    /// Seconds; 0 means unset.
-    pub min_wrapping_ttl: u64,
-    /// Seconds; 0 means unset.
-    pub max_wrapping_ttl: u64,
+    /// Nanoseconds, as OpenBao keeps them (`"500ms"` stays below a second);
+    /// 0 means unset, and a negative value is kept but never enforced.
+    pub min_wrapping_ttl_ns: i64,
+    /// Nanoseconds; see `min_wrapping_ttl_ns`.
+    pub max_wrapping_ttl_ns: i64,
     /// The pattern uses identity templating (`{{identity.entity.id}}`); such
     /// stanzas need an identity store and are skipped when building an [`Acl`].
     pub templated: bool,

@@ -156,6 +156,16 @@ impl Bao {
     }
 }
 
+/// The random cases' seed: `COFFER_DIFF_SEED` explores others; the default
+/// keeps CI reproducible.
+fn seed(default: u64) -> u64 {
+    std::env::var("COFFER_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+        | 1
+}
+
 /// Deterministic xorshift, so failures reproduce.
 struct Rng(u64);
 
@@ -371,12 +381,7 @@ path "kv1/params" { capabilities = ["read"] denied_parameters = { "other" = ["x"
     }
 
     // Random policy sets.
-    // COFFER_DIFF_SEED explores other cases; the default seed keeps CI reproducible.
-    let seed = std::env::var("COFFER_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x9e37_79b9_7f4a_7c15_u64);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng(seed(0x9e37_79b9_7f4a_7c15));
     for round in 0..40 {
         let policies: Vec<(String, String)> = (0..1 + rng.below(4))
             .map(|i| (format!("r{round}p{i}"), random_policy(&mut rng)))
@@ -528,11 +533,18 @@ fn openbao_parse_errors_agree() {
 fn random_params_policy(rng: &mut Rng) -> String {
     const NAMES: [&str; 5] = ["color", "x", "secret", "Color", "*"];
     const VALUES: [&str; 5] = ["red", "blue", "prod-*", "*-a", "*"];
+    // Names differing only in case collide in OpenBao, which keeps one of them
+    // at random (Go map order): each map uses a name at most once, ignoring case.
     let map = |rng: &mut Rng| {
         let mut out = String::new();
+        let mut used = Vec::new();
         for _ in 0..rng.below(3) {
+            let name = rng.pick(&NAMES);
             let values: Vec<&str> = (0..rng.below(3)).map(|_| rng.pick(&VALUES)).collect();
-            out.push_str(&format!("{:?} = {:?} ", rng.pick(&NAMES), values));
+            if !used.contains(&name.to_lowercase()) {
+                used.push(name.to_lowercase());
+                out.push_str(&format!("{name:?} = {values:?} "));
+            }
         }
         out
     };
@@ -586,11 +598,7 @@ fn openbao_request_checks_agree() {
     );
     assert_eq!(status, 204, "mount kv1: {body}");
     let mut mismatches = Vec::new();
-    let seed = std::env::var("COFFER_DIFF_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x2545_f491_4f6c_dd1d_u64);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng(seed(0x2545_f491_4f6c_dd1d));
     let mut allowed_seen = 0;
     for round in 0..30 {
         let policies: Vec<(String, String)> = (0..1 + rng.below(2))
@@ -623,6 +631,33 @@ fn openbao_request_checks_agree() {
         allowed_seen > 10,
         "the random cases should allow some writes"
     );
+
+    // The same name twice in one map: HCL 1 decoding merges both lists.
+    let dup = vec![(
+        "dup".to_owned(),
+        r#"path "kv1/p" { capabilities = ["update", "create"] allowed_parameters = { "color" = ["red"] "color" = ["blue"] } }"#
+            .to_owned(),
+    )];
+    let token = bao.token_with(&dup);
+    let acl = our_acl(&dup);
+    for color in ["red", "blue", "green"] {
+        let body = json!({ "color": color });
+        let (status, _) = bao
+            .try_call_as(&token, "PUT", "kv1/p", Some(&body))
+            .expect("kv1 write");
+        let ours = acl
+            .authorize(
+                coffer_core::logical::Operation::Update,
+                "kv1/p",
+                body.as_object(),
+            )
+            .allowed;
+        if (status != 403) != ours {
+            mismatches.push(format!(
+                "duplicate key, color {color}: openbao {status} coffer allowed={ours}"
+            ));
+        }
+    }
 
     let wrap_policy = vec![(
         "wrap".to_owned(),
@@ -671,6 +706,96 @@ path "auth/token/create/*" { capabilities = ["update"] max_wrapping_ttl = 60 }"#
             ));
         }
     }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+fn random_duration(rng: &mut Rng) -> String {
+    const NUMBERS: [&str; 9] = ["0", "1", "5", "90", "1.5", ".5", "5.", "0.25", "100000"];
+    const UNITS: [&str; 11] = ["h", "m", "s", "ms", "us", "µs", "ns", "d", "x", "", "s"];
+    let mut out = String::new();
+    match rng.below(8) {
+        0 => out.push('-'),
+        1 => out.push('+'),
+        _ => {}
+    }
+    for _ in 0..1 + rng.below(3) {
+        out.push_str(rng.pick(&NUMBERS));
+        out.push_str(rng.pick(&UNITS));
+    }
+    out
+}
+
+/// Durations as OpenBao parses them in policies (`ParseDurationSecond`): each
+/// value goes into a `max_wrapping_ttl`; OpenBao's acceptance and the seconds it
+/// reports in `resultant-acl` must match ours.
+#[test]
+fn openbao_durations_agree() {
+    let bao = Bao::start();
+    let mut values: Vec<String> = [
+        "\"1h\"",
+        "\"1h30m\"",
+        "\"1.5h\"",
+        "\"500ms\"",
+        "\"10s\"",
+        "\"768h\"",
+        "\"90\"",
+        "\"7d\"",
+        "\"-5s\"",
+        "\"-5\"",
+        "\"\"",
+        "\"0\"",
+        "\"abc\"",
+        "\"1e3s\"",
+        "\"1h-5m\"",
+        "\"2562047h\"",
+        "\"2562048h\"",
+        "\"9223372036854775807ns\"",
+        "\"1.5d\"",
+        "\" 5s\"",
+        "90",
+        "1.9",
+        "-1.9",
+        "0",
+        "-30",
+        "3600",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let mut rng = Rng(seed(0x5851_f42d_4c95_7f2d));
+    for _ in 0..60 {
+        values.push(format!("{:?}", random_duration(&mut rng)));
+    }
+    let mut mismatches = Vec::new();
+    let mut accepted = String::new();
+    for (i, v) in values.iter().enumerate() {
+        let text =
+            format!("path \"t/{i}\" {{ capabilities = [\"read\"] max_wrapping_ttl = {v} }}\n");
+        let (status, body) = bao.call(
+            "PUT",
+            &format!("sys/policies/acl/dur{i}"),
+            Some(&json!({"policy": text})),
+        );
+        let ours = Policy::parse("dur", &text);
+        if (status == 204) != ours.is_ok() {
+            mismatches.push(format!("{v}: openbao {status} {body} coffer {ours:?}"));
+        }
+        if status == 204 && ours.is_ok() {
+            accepted.push_str(&text);
+        }
+    }
+    assert!(accepted.lines().count() > 20, "enough durations are valid");
+    compare_capabilities(
+        &bao,
+        &[("durs".to_owned(), accepted)],
+        &["t/0".to_owned()],
+        &mut mismatches,
+    );
     assert!(
         mismatches.is_empty(),
         "{} mismatches:\n{}",

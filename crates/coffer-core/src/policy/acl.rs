@@ -20,12 +20,15 @@ use super::params::{ParamRules, merge_map};
 use super::{Capabilities, PathRule, Policy};
 use crate::logical::Operation;
 
+const NANOS: i64 = 1_000_000_000;
+
 /// One merged rule.
 #[derive(Debug, Clone, Default)]
 struct Rule {
     caps: Capabilities,
-    min_wrapping_ttl: u64,
-    max_wrapping_ttl: u64,
+    /// Nanoseconds, signed, 0 = unset (as OpenBao).
+    min_wrapping_ttl: i64,
+    max_wrapping_ttl: i64,
     params: ParamRules,
     /// Per capability bit: names of the policies granting it, sorted, unique.
     granting: [Vec<String>; 9],
@@ -44,8 +47,8 @@ impl Rule {
     fn from_stanza(stanza: &PathRule, policy: &str) -> Rule {
         let mut rule = Rule {
             caps: stanza.capabilities,
-            min_wrapping_ttl: stanza.min_wrapping_ttl,
-            max_wrapping_ttl: stanza.max_wrapping_ttl,
+            min_wrapping_ttl: stanza.min_wrapping_ttl_ns,
+            max_wrapping_ttl: stanza.max_wrapping_ttl_ns,
             ..Rule::default()
         };
         if !stanza.capabilities.contains(Capabilities::DENY) {
@@ -85,13 +88,16 @@ impl Rule {
         }
         self.caps = self.caps.union(stanza.capabilities);
         self.grant(stanza.capabilities, policy);
-        let lesser = |current: u64, new: u64| match (current, new) {
-            (_, 0) => current,
-            (0, _) => new,
-            _ => current.min(new),
+        // OpenBao: a positive bound replaces an unset or larger one.
+        let lesser = |current: i64, new: i64| {
+            if new > 0 && (current == 0 || new < current) {
+                new
+            } else {
+                current
+            }
         };
-        self.min_wrapping_ttl = lesser(self.min_wrapping_ttl, stanza.min_wrapping_ttl);
-        self.max_wrapping_ttl = lesser(self.max_wrapping_ttl, stanza.max_wrapping_ttl);
+        self.min_wrapping_ttl = lesser(self.min_wrapping_ttl, stanza.min_wrapping_ttl_ns);
+        self.max_wrapping_ttl = lesser(self.max_wrapping_ttl, stanza.max_wrapping_ttl_ns);
         merge_map(&mut self.params.allowed, &stanza.allowed_parameters);
         merge_map(&mut self.params.denied, &stanza.denied_parameters);
         self.add_required(&stanza.required_parameters);
@@ -127,11 +133,18 @@ impl Rule {
         if !self.params.denied.is_empty() {
             out.insert("denied_parameters".into(), json!(self.params.denied));
         }
+        // Whole seconds, truncated toward zero (Go's int64(d.Seconds())).
         if self.max_wrapping_ttl != 0 {
-            out.insert("max_wrapping_ttl".into(), json!(self.max_wrapping_ttl));
+            out.insert(
+                "max_wrapping_ttl".into(),
+                json!(self.max_wrapping_ttl / NANOS),
+            );
         }
         if self.min_wrapping_ttl != 0 {
-            out.insert("min_wrapping_ttl".into(), json!(self.min_wrapping_ttl));
+            out.insert(
+                "min_wrapping_ttl".into(),
+                json!(self.min_wrapping_ttl / NANOS),
+            );
         }
         if !self.params.required.is_empty() {
             out.insert("required_parameters".into(), json!(self.params.required));
@@ -163,9 +176,10 @@ pub struct Decision<'a> {
     pub granting_policies: &'a [String],
     /// Capabilities of the governing rule ([`Capabilities::NONE`] if none matched).
     pub capabilities: Capabilities,
-    /// Wrapping TTL bounds of the governing rule in seconds (0 = none).
-    pub min_wrapping_ttl: u64,
-    pub max_wrapping_ttl: u64,
+    /// Enforced wrapping TTL bounds of the governing rule, in whole seconds
+    /// (a sub-second minimum rounds up, a sub-second maximum down).
+    pub min_wrapping_ttl: Option<u64>,
+    pub max_wrapping_ttl: Option<u64>,
 }
 
 /// The outcome of checking one request against an [`Acl`].
@@ -192,8 +206,8 @@ impl From<Decision<'_>> for Authorization {
             sudo: d.sudo,
             granting_policies: d.granting_policies.to_vec(),
             is_root: d.is_root,
-            min_wrapping_ttl: (d.min_wrapping_ttl != 0).then_some(d.min_wrapping_ttl),
-            max_wrapping_ttl: (d.max_wrapping_ttl != 0).then_some(d.max_wrapping_ttl),
+            min_wrapping_ttl: d.min_wrapping_ttl,
+            max_wrapping_ttl: d.max_wrapping_ttl,
         }
     }
 }
@@ -309,8 +323,8 @@ impl Acl {
             is_root: false,
             granting_policies: &[],
             capabilities: Capabilities::NONE,
-            min_wrapping_ttl: 0,
-            max_wrapping_ttl: 0,
+            min_wrapping_ttl: None,
+            max_wrapping_ttl: None,
         };
         if self.root {
             d.allowed = true;
@@ -324,17 +338,23 @@ impl Acl {
         };
         d.capabilities = rule.caps;
         d.sudo = rule.caps.contains(Capabilities::SUDO);
-        d.min_wrapping_ttl = rule.min_wrapping_ttl;
-        d.max_wrapping_ttl = rule.max_wrapping_ttl;
+        let (min, max) = (rule.min_wrapping_ttl, rule.max_wrapping_ttl);
+        d.min_wrapping_ttl = (min > 0).then(|| min.unsigned_abs().div_ceil(NANOS.unsigned_abs()));
+        d.max_wrapping_ttl = (max > 0).then(|| (max / NANOS).unsigned_abs());
         let needed = Capabilities::for_operation(req.op);
         if !rule.caps.contains(needed) {
             return d;
         }
         d.granting_policies = &rule.granting[needed.index()];
-        if rule.max_wrapping_ttl > 0 && req.wrap_ttl.is_none_or(|t| t > rule.max_wrapping_ttl) {
+        let wrap_ns = req.wrap_ttl.map(|t| i128::from(t) * i128::from(NANOS));
+        if max > 0 && wrap_ns.is_none_or(|t| t > i128::from(max)) {
             return d;
         }
-        if rule.min_wrapping_ttl > 0 && req.wrap_ttl.is_none_or(|t| t < rule.min_wrapping_ttl) {
+        if min > 0 && wrap_ns.is_none_or(|t| t < i128::from(min)) {
+            return d;
+        }
+        // Merging can leave max < min even though each stanza was checked.
+        if min != 0 && max != 0 && max < min {
             return d;
         }
         let carries_params = matches!(

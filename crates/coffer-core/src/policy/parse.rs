@@ -167,8 +167,8 @@ fn path_stanzas(item: &Item, json: bool) -> Result<Vec<(String, Node)>, PolicyEr
 struct RawStanza {
     capabilities: Vec<String>,
     policy: Option<String>,
-    allowed: BTreeMap<String, Vec<Value>>,
-    denied: BTreeMap<String, Vec<Value>>,
+    allowed: ParamLists,
+    denied: ParamLists,
     required: Vec<String>,
     min_wrapping_ttl: Option<Value>,
     max_wrapping_ttl: Option<Value>,
@@ -266,20 +266,20 @@ fn stanza_rule(key: &str, body: Node) -> Result<PathRule, String> {
             }
         }
     }
-    rule.allowed_parameters = raw.allowed;
-    rule.denied_parameters = raw.denied;
+    rule.allowed_parameters = raw.allowed.into_iter().map(|(k, (_, v))| (k, v)).collect();
+    rule.denied_parameters = raw.denied.into_iter().map(|(k, (_, v))| (k, v)).collect();
     rule.required_parameters = raw.required;
     if let Some(v) = &raw.min_wrapping_ttl {
-        rule.min_wrapping_ttl =
+        rule.min_wrapping_ttl_ns =
             policy_ttl(v).map_err(|e| format!("error parsing min_wrapping_ttl: {e}"))?;
     }
     if let Some(v) = &raw.max_wrapping_ttl {
-        rule.max_wrapping_ttl =
+        rule.max_wrapping_ttl_ns =
             policy_ttl(v).map_err(|e| format!("error parsing max_wrapping_ttl: {e}"))?;
     }
-    if rule.min_wrapping_ttl != 0
-        && rule.max_wrapping_ttl != 0
-        && rule.max_wrapping_ttl < rule.min_wrapping_ttl
+    if rule.min_wrapping_ttl_ns != 0
+        && rule.max_wrapping_ttl_ns != 0
+        && rule.max_wrapping_ttl_ns < rule.min_wrapping_ttl_ns
     {
         return Err("max_wrapping_ttl cannot be less than min_wrapping_ttl".to_owned());
     }
@@ -330,9 +330,14 @@ fn strings(node: &Node) -> Result<Vec<String>, ListError> {
     }
 }
 
+/// Parameter lists by lowercased name, with the spelling that set them.
+type ParamLists = BTreeMap<String, (String, Vec<Value>)>;
+
 /// `{ "name" = [values] }` merged into `out` with lowercased names. A list of
-/// such objects is accepted too.
-fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Result<(), ParamError> {
+/// such objects is accepted too. The same spelling twice merges both lists (as
+/// HCL 1 decoding does); two spellings of one name (`color`, `Color`) keep the
+/// later one, one of the outcomes OpenBao picks between at random.
+fn param_map(node: &Node, out: &mut ParamLists) -> Result<(), ParamError> {
     match node {
         Node::Object(items) => {
             for item in items {
@@ -340,9 +345,12 @@ fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Result<(), 
                     Node::List(list) => list.iter().map(Node::to_json).collect::<Vec<_>>(),
                     _ => return Err(ParamError::NotList(item.value_pos)),
                 };
-                out.entry(item.keys[0].to_lowercase())
-                    .or_default()
-                    .extend(values);
+                let spelling = &item.keys[0];
+                let entry = out.entry(spelling.to_lowercase()).or_default();
+                if entry.0 != *spelling {
+                    *entry = (spelling.clone(), Vec::new());
+                }
+                entry.1.extend(values);
             }
             Ok(())
         }
@@ -351,20 +359,29 @@ fn param_map(node: &Node, out: &mut BTreeMap<String, Vec<Value>>) -> Result<(), 
     }
 }
 
-/// A wrapping TTL as OpenBao reads it from a policy: a duration string or a
-/// number of seconds (fractions truncated); negative values mean unset.
-fn policy_ttl(value: &Value) -> Result<u64, String> {
-    let secs = match value {
-        Value::String(s) => duration::parse_signed_secs(s).map_err(|e| e.to_string())?,
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i,
-            // Saturating float-to-int cast, truncating toward zero like Go's conversion.
-            None => n.as_f64().map_or(0, |f| f as i64),
+/// A wrapping TTL as OpenBao reads it from a policy (`ParseDurationSecond`),
+/// in signed nanoseconds: a Go duration string, digits or a number (seconds,
+/// fractions truncated), or `<n>d`.
+fn policy_ttl(value: &Value) -> Result<i64, String> {
+    const NS: i64 = 1_000_000_000;
+    let from_secs = |s: i64| s.saturating_mul(NS);
+    match value {
+        Value::String(s) if s.is_empty() => Ok(0),
+        Value::String(s) => match s.parse::<i64>() {
+            Ok(secs) => Ok(from_secs(secs)),
+            Err(_) if s.ends_with('d') => duration::parse_signed_secs(s)
+                .map(from_secs)
+                .map_err(|e| e.to_string()),
+            Err(_) => duration::parse_go_nanos(s).map_err(|e| e.to_string()),
         },
-        Value::Null => 0,
-        _ => return Err("could not parse duration from input".to_owned()),
-    };
-    Ok(u64::try_from(secs).unwrap_or(0))
+        Value::Number(n) => Ok(match n.as_i64() {
+            Some(i) => from_secs(i),
+            // Saturating float-to-int cast, truncating toward zero like Go's conversion.
+            None => from_secs(n.as_f64().map_or(0, |f| f as i64)),
+        }),
+        Value::Null => Ok(0),
+        _ => Err("could not parse duration from input".to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -415,7 +432,10 @@ mod tests {
         assert_eq!(r.allowed_parameters["n"], vec![json!(3)]);
         assert!(r.denied_parameters["secret"].is_empty());
         assert_eq!(r.required_parameters, ["Color"]);
-        assert_eq!((r.min_wrapping_ttl, r.max_wrapping_ttl), (1, 60));
+        assert_eq!(
+            (r.min_wrapping_ttl_ns, r.max_wrapping_ttl_ns),
+            (1_000_000_000, 60_000_000_000)
+        );
     }
 
     #[test]
@@ -494,6 +514,15 @@ mod tests {
         );
         assert!(err(r#"path "x" = 1"#).contains("nested object expected"));
         assert!(err(r#"path = 1"#).contains("expected an object"));
+    }
+
+    #[test]
+    fn parameter_name_spellings() {
+        let r = rules(
+            r#"path "x" { capabilities = ["update"] allowed_parameters = { "a" = ["1"] "a" = ["2"] "B" = ["3"] "b" = ["4"] } }"#,
+        );
+        assert_eq!(r[0].allowed_parameters["a"], vec![json!("1"), json!("2")]);
+        assert_eq!(r[0].allowed_parameters["b"], vec![json!("4")]);
     }
 
     #[test]
