@@ -33,7 +33,9 @@ fn sample_yaml() -> (String, Vec<(String, Vec<u8>)>) {
         for k in 0..PER_SECTION {
             let v: String = (0..90)
                 .map(|_| {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     (b'a' + ((x >> 33) % 26) as u8) as char
                 })
                 .collect();
@@ -47,19 +49,36 @@ fn sample_yaml() -> (String, Vec<(String, Vec<u8>)>) {
 fn bench(c: &mut Criterion) {
     let (yaml, values) = sample_yaml();
     let total: usize = values.iter().map(|(_, v)| v.len()).sum();
-    eprintln!("input: {} bytes of YAML, {} values, {} plaintext bytes", yaml.len(), values.len(), total);
+    eprintln!(
+        "input: {} bytes of YAML, {} values, {} plaintext bytes",
+        yaml.len(),
+        values.len(),
+        total
+    );
     let id = age::x25519::Identity::generate();
     let recipient = id.to_public().to_string();
     let ids = sops_age::parse_identities(id.to_string().expose_secret());
-    let meta = || Metadata::new(vec![KeyGroup { keys: vec![MasterKey::new_age(&recipient)] }], RuleFields::default(), false, None);
+    let meta = || {
+        Metadata::new(
+            vec![KeyGroup {
+                keys: vec![MasterKey::new_age(&recipient)],
+            }],
+            RuleFields::default(),
+            false,
+            None,
+        )
+    };
 
     let plain = format::load_plain(yaml.as_bytes(), Format::Yaml).unwrap();
-    let (encrypted, n) = document::encrypt_new(&plain, meta(), Format::Yaml, Style::default()).unwrap();
+    let (encrypted, n) =
+        document::encrypt_new(&plain, meta(), Format::Yaml, Style::default()).unwrap();
     assert_eq!(n, values.len());
     eprintln!("encrypted file: {} bytes", encrypted.len());
 
     let mut g = c.benchmark_group("sops_1MiB_10k_values");
-    g.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Bytes(yaml.len() as u64));
     g.bench_function("encrypt_file", |b| {
         b.iter(|| {
@@ -70,7 +89,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decrypt_file", |b| {
         b.iter(|| {
             let mut ctx = KeyContext::with_order("age").with_identities(ids.clone());
-            let d = document::decrypt(black_box(&encrypted), Format::Yaml, &mut ctx, false).unwrap();
+            let d =
+                document::decrypt(black_box(&encrypted), Format::Yaml, &mut ctx, false).unwrap();
             d.plaintext(Format::Yaml, Style::default()).unwrap()
         })
     });
@@ -83,7 +103,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for (aad, v) in &values {
                 let mut buf = v.clone();
-                let tag = gcm32.encrypt_in_place_detached(Nonce::<U32>::from_slice(&iv), aad.as_bytes(), &mut buf).unwrap();
+                let tag = gcm32
+                    .encrypt_in_place_detached(
+                        Nonce::<U32>::from_slice(&iv),
+                        aad.as_bytes(),
+                        &mut buf,
+                    )
+                    .unwrap();
                 let _ = black_box((buf, tag));
             }
         })
@@ -92,18 +118,32 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for (aad, v) in &values {
                 let mut buf = v.clone();
-                let tag = gcm12.encrypt_in_place_detached(Nonce::<U12>::from_slice(&iv[..12]), aad.as_bytes(), &mut buf).unwrap();
+                let tag = gcm12
+                    .encrypt_in_place_detached(
+                        Nonce::<U12>::from_slice(&iv[..12]),
+                        aad.as_bytes(),
+                        &mut buf,
+                    )
+                    .unwrap();
                 let _ = black_box((buf, tag));
             }
         })
     });
-    let awskey = aws_lc_rs::aead::LessSafeKey::new(aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key.as_bytes()).unwrap());
+    let awskey = aws_lc_rs::aead::LessSafeKey::new(
+        aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key.as_bytes()).unwrap(),
+    );
     g.bench_function("raw_aws_lc_aes_gcm_iv12_10k_values", |b| {
         b.iter(|| {
             for (aad, v) in &values {
                 let mut buf = v.clone();
                 let nonce = aws_lc_rs::aead::Nonce::assume_unique_for_key([7u8; 12]);
-                let tag = awskey.seal_in_place_separate_tag(nonce, aws_lc_rs::aead::Aad::from(aad.as_bytes()), &mut buf).unwrap();
+                let tag = awskey
+                    .seal_in_place_separate_tag(
+                        nonce,
+                        aws_lc_rs::aead::Aad::from(aad.as_bytes()),
+                        &mut buf,
+                    )
+                    .unwrap();
                 let _ = black_box((buf, tag));
             }
         })

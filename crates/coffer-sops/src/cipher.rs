@@ -122,7 +122,10 @@ pub fn parse_enc(s: &str) -> Result<EncValue, String> {
         return Err("empty data field".into());
     }
     let ty = ValueType::parse(ty).ok_or_else(|| format!("unknown type {ty:?}"))?;
-    let dec = |name: &str, v: &str| B64.decode(v).map_err(|_| format!("{name} is not valid base64"));
+    let dec = |name: &str, v: &str| {
+        B64.decode(v)
+            .map_err(|_| format!("{name} is not valid base64"))
+    };
     let tag = dec("tag", tag)?;
     if tag.len() != 16 {
         return Err(format!("tag is {} bytes, expected 16", tag.len()));
@@ -131,7 +134,12 @@ pub fn parse_enc(s: &str) -> Result<EncValue, String> {
     if ![12, 16, 32].contains(&iv.len()) {
         return Err(format!("iv is {} bytes, expected 32", iv.len()));
     }
-    Ok(EncValue { data: dec("data", data)?, iv, tag, ty })
+    Ok(EncValue {
+        data: dec("data", data)?,
+        iv,
+        tag,
+        ty,
+    })
 }
 
 fn rsplit_field<'a>(s: &'a str, sep: &str) -> Result<(&'a str, &'a str), String> {
@@ -195,10 +203,19 @@ pub struct KeyedCipher {
 
 impl KeyedCipher {
     pub fn new(key: &DataKey) -> Self {
-        KeyedCipher { key: key.clone(), gcm: AesGcm::<Aes256, U32>::new(key.as_bytes().into()) }
+        KeyedCipher {
+            key: key.clone(),
+            gcm: AesGcm::<Aes256, U32>::new(key.as_bytes().into()),
+        }
     }
 
-    pub fn encrypt(&self, plaintext: &[u8], aad: &str, ty: ValueType, iv: Option<&[u8]>) -> Result<String, AeadError> {
+    pub fn encrypt(
+        &self,
+        plaintext: &[u8],
+        aad: &str,
+        ty: ValueType,
+        iv: Option<&[u8]>,
+    ) -> Result<String, AeadError> {
         match iv {
             Some(iv) if iv.len() != 32 => encrypt(&self.key, plaintext, aad, ty, Some(iv)),
             _ => {
@@ -210,7 +227,11 @@ impl KeyedCipher {
                 let mut buf = plaintext.to_vec();
                 let tag = self
                     .gcm
-                    .encrypt_in_place_detached(Nonce::<U32>::from_slice(&ivb), aad.as_bytes(), &mut buf)
+                    .encrypt_in_place_detached(
+                        Nonce::<U32>::from_slice(&ivb),
+                        aad.as_bytes(),
+                        &mut buf,
+                    )
                     .map_err(|_| AeadError)?;
                 Ok(format_enc(&buf, &ivb, &tag, ty))
             }
@@ -223,14 +244,20 @@ impl KeyedCipher {
         }
         let mut buf = Zeroizing::new(v.data.clone());
         self.gcm
-            .decrypt_in_place_detached(Nonce::<U32>::from_slice(&v.iv), aad.as_bytes(), &mut buf, Tag::from_slice(&v.tag))
+            .decrypt_in_place_detached(
+                Nonce::<U32>::from_slice(&v.iv),
+                aad.as_bytes(),
+                &mut buf,
+                Tag::from_slice(&v.tag),
+            )
             .map_err(|_| AeadError)?;
         Ok(buf)
     }
 }
 
 fn format_enc(data: &[u8], iv: &[u8], tag: &[u8], ty: ValueType) -> String {
-    let mut out = String::with_capacity(ENC_PREFIX.len() + (data.len() + iv.len() + tag.len()) * 4 / 3 + 40);
+    let mut out =
+        String::with_capacity(ENC_PREFIX.len() + (data.len() + iv.len() + tag.len()) * 4 / 3 + 40);
     out.push_str(ENC_PREFIX);
     B64.encode_string(data, &mut out);
     out.push_str(",iv:");
@@ -245,7 +272,13 @@ fn format_enc(data: &[u8], iv: &[u8], tag: &[u8], ty: ValueType) -> String {
 
 /// Encrypts `plaintext` under `aad`, with `iv` if given (IV reuse for
 /// unchanged values) or a fresh random 32-byte IV.
-pub fn encrypt(key: &DataKey, plaintext: &[u8], aad: &str, ty: ValueType, iv: Option<&[u8]>) -> Result<String, AeadError> {
+pub fn encrypt(
+    key: &DataKey,
+    plaintext: &[u8],
+    aad: &str,
+    ty: ValueType,
+    iv: Option<&[u8]>,
+) -> Result<String, AeadError> {
     let iv = match iv {
         Some(iv) => iv.to_vec(),
         None => {
@@ -292,7 +325,9 @@ impl IvCache {
     }
 
     pub fn get(&self, ty: ValueType, aad: &str, plaintext: &[u8]) -> Option<&[u8]> {
-        self.map.get(&Self::id(ty, aad, plaintext)).map(Vec::as_slice)
+        self.map
+            .get(&Self::id(ty, aad, plaintext))
+            .map(Vec::as_slice)
     }
 }
 
@@ -312,7 +347,9 @@ mod tests {
         t.data[0] ^= 1;
         assert!(decrypt(&k, &t, "a:b:").is_err());
         let kc = KeyedCipher::new(&k);
-        let s2 = kc.encrypt(b"hello", "a:b:", ValueType::Str, Some(&v.iv)).unwrap();
+        let s2 = kc
+            .encrypt(b"hello", "a:b:", ValueType::Str, Some(&v.iv))
+            .unwrap();
         assert_eq!(s2, s, "same key, IV and AAD give the same text");
         assert_eq!(&kc.decrypt(&v, "a:b:").unwrap()[..], b"hello");
         assert!(kc.decrypt(&t, "a:b:").is_err());

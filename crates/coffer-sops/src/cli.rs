@@ -56,7 +56,11 @@ enum Cmd {
     /// Edit a file in $SOPS_EDITOR / $EDITOR
     Edit { file: PathBuf },
     /// Set a value: FILE '["a"]["b"]' '<json value>'
-    Set { file: PathBuf, path: String, value: Option<String> },
+    Set {
+        file: PathBuf,
+        path: String,
+        value: Option<String>,
+    },
     /// Remove a value: FILE '["a"]["b"]'
     Unset { file: PathBuf, path: String },
     /// Re-encrypt the data key for the keys of the current creation rule
@@ -90,7 +94,12 @@ struct Global {
     indent: Option<usize>,
     #[arg(long, global = true)]
     ignore_mac: bool,
-    #[arg(long, global = true, env = "SOPS_DECRYPTION_ORDER", default_value = "age,pgp")]
+    #[arg(
+        long,
+        global = true,
+        env = "SOPS_DECRYPTION_ORDER",
+        default_value = "age,pgp"
+    )]
     decryption_order: String,
     #[arg(short = 'i', long, global = true)]
     in_place: bool,
@@ -226,7 +235,10 @@ fn run(cli: Cli) -> Result<u8> {
 
 /// `--set '["a"]["b"] "value"'`: path, a space, then the JSON value.
 fn split_legacy_set(s: &str) -> Result<(String, String)> {
-    let end = s.rfind(']').ok_or_else(|| Error::TreePath { path: s.into(), reason: "expected '[\"key\"] value'".into() })?;
+    let end = s.rfind(']').ok_or_else(|| Error::TreePath {
+        path: s.into(),
+        reason: "expected '[\"key\"] value'".into(),
+    })?;
     let (p, v) = s.split_at(end + 1);
     Ok((p.trim().to_owned(), v.trim().to_owned()))
 }
@@ -242,26 +254,35 @@ impl Global {
             Format::Json | Format::Binary => c.json_indent,
             _ => None,
         });
-        Style { indent: self.indent.or(from_config) }
+        Style {
+            indent: self.indent.or(from_config),
+        }
     }
 
     fn name_for(&self, file: Option<&Path>) -> Option<PathBuf> {
-        self.filename_override.clone().or_else(|| file.map(Path::to_path_buf))
+        self.filename_override
+            .clone()
+            .or_else(|| file.map(Path::to_path_buf))
     }
 
     fn input_format(&self, file: Option<&Path>) -> Result<Format> {
         if let Some(t) = &self.input_type {
-            return Format::parse(t).ok_or_else(|| Error::Usage(format!("unknown --input-type {t:?}")));
+            return Format::parse(t)
+                .ok_or_else(|| Error::Usage(format!("unknown --input-type {t:?}")));
         }
         match self.name_for(file) {
             Some(p) if p.as_os_str() != "-" => Ok(Format::from_path(&p)),
-            _ => Err(Error::Usage("reading stdin needs --input-type or --filename-override".into())),
+            _ => Err(Error::Usage(
+                "reading stdin needs --input-type or --filename-override".into(),
+            )),
         }
     }
 
     fn output_format(&self, input: Format) -> Result<Format> {
         match &self.output_type {
-            Some(t) => Format::parse(t).ok_or_else(|| Error::Usage(format!("unknown --output-type {t:?}"))),
+            Some(t) => {
+                Format::parse(t).ok_or_else(|| Error::Usage(format!("unknown --output-type {t:?}")))
+            }
             None => Ok(input),
         }
     }
@@ -294,18 +315,30 @@ impl Global {
 }
 
 pub(crate) fn split_list(s: Option<&str>) -> Vec<String> {
-    s.map(|s| s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()).unwrap_or_default()
+    s.map(|s| {
+        s.split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Reads a file, or stdin for `None`/`-`.
 fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
     match file {
-        Some(p) if p.as_os_str() != "-" => std::fs::read(p).map_err(|e| Error::Read { path: p.to_owned(), source: e }),
+        Some(p) if p.as_os_str() != "-" => std::fs::read(p).map_err(|e| Error::Read {
+            path: p.to_owned(),
+            source: e,
+        }),
         _ => {
             let mut buf = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut buf)
-                .map_err(|e| Error::Read { path: "<stdin>".into(), source: e })?;
+                .map_err(|e| Error::Read {
+                    path: "<stdin>".into(),
+                    source: e,
+                })?;
             Ok(buf)
         }
     }
@@ -314,9 +347,18 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
 /// Replaces `path` atomically (temp file in the same directory, then
 /// rename), keeping its permissions; on any error the file is untouched.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let werr = |e: std::io::Error| Error::Write { path: path.to_owned(), source: e };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".coffer-sops-").tempfile_in(dir).map_err(werr)?;
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.to_owned(),
+        source: e,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".coffer-sops-")
+        .tempfile_in(dir)
+        .map_err(werr)?;
     tmp.write_all(bytes).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
     if let Ok(meta) = std::fs::metadata(path) {
@@ -332,9 +374,16 @@ fn emit_output(g: &Global, file: Option<&Path>, bytes: &[u8]) -> Result<()> {
         return write_atomic(out, bytes);
     }
     if g.in_place {
-        let p = file.filter(|p| p.as_os_str() != "-").ok_or_else(|| Error::Usage("--in-place needs a file".into()))?;
+        let p = file
+            .filter(|p| p.as_os_str() != "-")
+            .ok_or_else(|| Error::Usage("--in-place needs a file".into()))?;
         return write_atomic(p, bytes);
     }
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|_| out.flush()).map_err(|e| Error::Write { path: "<stdout>".into(), source: e })
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Write {
+            path: "<stdout>".into(),
+            source: e,
+        })
 }

@@ -47,7 +47,10 @@ pub fn find(explicit: Option<&Path>) -> Result<Option<Config>> {
             return load(&candidate).map(Some);
         }
         if d.join(".sops.yml").is_file() {
-            eprintln!("warning: ignoring {} (sops only reads .sops.yaml)", d.join(".sops.yml").display());
+            eprintln!(
+                "warning: ignoring {} (sops only reads .sops.yaml)",
+                d.join(".sops.yml").display()
+            );
         }
         dir = d.parent().map(Path::to_path_buf);
     }
@@ -55,16 +58,23 @@ pub fn find(explicit: Option<&Path>) -> Result<Option<Config>> {
 }
 
 pub fn load(path: &Path) -> Result<Config> {
-    let err = |m: String| Error::Config { path: path.to_owned(), message: m };
+    let err = |m: String| Error::Config {
+        path: path.to_owned(),
+        message: m,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
     let branches = crate::format::yaml_load::load(&text).map_err(|e| err(e.to_string()))?;
     let root = branches.into_iter().next().unwrap_or_default();
     let mut rules = Vec::new();
     if let Some(Value::Seq(list)) = tree::get(&root, "creation_rules") {
         for r in list {
-            let Value::Map(items) = r else { return Err(err("each creation rule must be a map".into())) };
+            let Value::Map(items) = r else {
+                return Err(err("each creation rule must be a map".into()));
+            };
             let re = match tree::get(items, "path_regex").and_then(metadata::text) {
-                Some(s) => Some(Regex::new(&s).map_err(|e| err(format!("invalid path_regex {s:?}: {e}")))?),
+                Some(s) => Some(
+                    Regex::new(&s).map_err(|e| err(format!("invalid path_regex {s:?}: {e}")))?,
+                ),
                 None => None,
             };
             rules.push((re, r.clone()));
@@ -72,12 +82,19 @@ pub fn load(path: &Path) -> Result<Config> {
     }
     let indent = |store: &str| match tree::get(&root, "stores") {
         Some(Value::Map(s)) => match tree::get(s, store) {
-            Some(Value::Map(m)) => tree::get(m, "indent").and_then(metadata::text).and_then(|t| t.parse().ok()),
+            Some(Value::Map(m)) => tree::get(m, "indent")
+                .and_then(metadata::text)
+                .and_then(|t| t.parse().ok()),
             _ => None,
         },
         _ => None,
     };
-    Ok(Config { path: path.to_owned(), yaml_indent: indent("yaml"), json_indent: indent("json"), rules })
+    Ok(Config {
+        path: path.to_owned(),
+        yaml_indent: indent("yaml"),
+        json_indent: indent("json"),
+        rules,
+    })
 }
 
 impl Config {
@@ -87,16 +104,32 @@ impl Config {
 
     /// The first rule matching `file` (path relative to the config's directory).
     pub fn rule_for(&self, file: &Path) -> Result<CreationRule> {
-        let err = |m: String| Error::Config { path: self.path.clone(), message: m };
-        let base = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let err = |m: String| Error::Config {
+            path: self.path.clone(),
+            message: m,
+        };
+        let base = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
         let base_abs = std::path::absolute(&base).unwrap_or(base);
-        let rel = abs.strip_prefix(&base_abs).map(Path::to_path_buf).unwrap_or_else(|_| file.to_owned());
+        let rel = abs
+            .strip_prefix(&base_abs)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| file.to_owned());
         let rel = rel.to_string_lossy();
-        let Some((_, rule)) = self.rules.iter().find(|(re, _)| re.as_ref().is_none_or(|r| r.is_match(&rel))) else {
+        let Some((_, rule)) = self
+            .rules
+            .iter()
+            .find(|(re, _)| re.as_ref().is_none_or(|r| r.is_match(&rel)))
+        else {
             return Err(err(format!("no matching creation rules found for {rel}")));
         };
-        let Value::Map(items) = rule else { return Err(err("creation rule must be a map".into())) };
+        let Value::Map(items) = rule else {
+            return Err(err("creation rule must be a map".into()));
+        };
         parse_rule(items).map_err(|e| match e {
             Error::Config { .. } => e,
             other => err(other.to_string()),
@@ -106,9 +139,19 @@ impl Config {
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Seq(s)) => s.iter().filter_map(metadata::text).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        Some(Value::Seq(s)) => s
+            .iter()
+            .filter_map(metadata::text)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
         Some(v) => metadata::text(v)
-            .map(|s| s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|p| p.trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
         None => Vec::new(),
     }
@@ -126,8 +169,13 @@ fn group_from(items: &[Item], vault_field: &str) -> Result<KeyGroup> {
         g.keys.push(MasterKey::new_vault(&uri)?);
     }
     for kind in ["kms", "gcp_kms", "azure_keyvault", "hckms"] {
-        if tree::get(items, kind).is_some_and(|v| !matches!(v, Value::Null) && !strings(Some(v)).is_empty() || matches!(v, Value::Seq(s) if !s.is_empty())) {
-            return Err(Error::Usage(format!("{kind} keys in .sops.yaml are not supported by coffer (age, pgp and hc_vault are)")));
+        if tree::get(items, kind).is_some_and(|v| {
+            !matches!(v, Value::Null) && !strings(Some(v)).is_empty()
+                || matches!(v, Value::Seq(s) if !s.is_empty())
+        }) {
+            return Err(Error::Usage(format!(
+                "{kind} keys in .sops.yaml are not supported by coffer (age, pgp and hc_vault are)"
+            )));
         }
     }
     if let Some(Value::Seq(merge)) = tree::get(items, "merge") {
@@ -143,11 +191,16 @@ fn group_from(items: &[Item], vault_field: &str) -> Result<KeyGroup> {
 
 fn dedup(g: &mut KeyGroup) {
     let mut seen = std::collections::HashSet::new();
-    g.keys.retain(|k| seen.insert((k.kind().to_owned(), k.id())));
+    g.keys
+        .retain(|k| seen.insert((k.kind().to_owned(), k.id())));
 }
 
 fn parse_rule(items: &[Item]) -> Result<CreationRule> {
-    let s = |k: &str| tree::get(items, k).and_then(metadata::text).filter(|s| !s.is_empty());
+    let s = |k: &str| {
+        tree::get(items, k)
+            .and_then(metadata::text)
+            .filter(|s| !s.is_empty())
+    };
     let rule = RuleFields {
         unencrypted_suffix: s("unencrypted_suffix"),
         encrypted_suffix: s("encrypted_suffix"),
@@ -167,12 +220,29 @@ fn parse_rule(items: &[Item]) -> Result<CreationRule> {
             .collect::<Result<Vec<_>>>()?,
         _ => {
             let g = group_from(items, "hc_vault_transit_uri")?;
-            if g.keys.is_empty() { Vec::new() } else { vec![g] }
+            if g.keys.is_empty() {
+                Vec::new()
+            } else {
+                vec![g]
+            }
         }
     };
-    let shamir_threshold = s("shamir_threshold").map(|t| t.parse::<usize>().map_err(|_| Error::Usage(format!("shamir_threshold {t:?} is not a number")))).transpose()?;
-    let mac_only_encrypted = matches!(tree::get(items, "mac_only_encrypted"), Some(Value::Bool(true)));
-    Ok(CreationRule { groups, shamir_threshold, rule, mac_only_encrypted })
+    let shamir_threshold = s("shamir_threshold")
+        .map(|t| {
+            t.parse::<usize>()
+                .map_err(|_| Error::Usage(format!("shamir_threshold {t:?} is not a number")))
+        })
+        .transpose()?;
+    let mac_only_encrypted = matches!(
+        tree::get(items, "mac_only_encrypted"),
+        Some(Value::Bool(true))
+    );
+    Ok(CreationRule {
+        groups,
+        shamir_threshold,
+        rule,
+        mac_only_encrypted,
+    })
 }
 
 #[cfg(test)]
@@ -194,7 +264,10 @@ mod tests {
         assert_eq!(r.groups.len(), 1);
         assert_eq!(r.groups[0].keys.len(), 2);
         assert!(r.mac_only_encrypted);
-        assert_eq!(r.rule.encrypted_regex.as_deref(), Some("^(data|stringData)$"));
+        assert_eq!(
+            r.rule.encrypted_regex.as_deref(),
+            Some("^(data|stringData)$")
+        );
         let r = c.rule_for(&dir.path().join("dev/a.yaml")).unwrap();
         assert_eq!((r.groups.len(), r.shamir_threshold), (2, Some(2)));
         assert_eq!(r.groups[1].keys[1].kind(), "hc_vault");

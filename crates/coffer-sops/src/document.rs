@@ -22,7 +22,11 @@ pub struct Decrypted {
 
 /// The rule a file is walked with (binary files encrypt their one value).
 pub fn rule_for(fields: &RuleFields, f: Format) -> Result<Rule> {
-    if f == Format::Binary { Ok(Rule::All) } else { fields.to_rule() }
+    if f == Format::Binary {
+        Ok(Rule::All)
+    } else {
+        fields.to_rule()
+    }
 }
 
 /// Parses an encrypted file and its metadata without decrypting anything.
@@ -33,31 +37,61 @@ pub fn parse_encrypted(bytes: &[u8], f: Format) -> Result<(Vec<Branch>, Metadata
 
 /// Decrypts a file: recovers the data key, decrypts every value, verifies
 /// the MAC unless `ignore_mac`.
-pub fn decrypt(bytes: &[u8], f: Format, ctx: &mut KeyContext, ignore_mac: bool) -> Result<Decrypted> {
+pub fn decrypt(
+    bytes: &[u8],
+    f: Format,
+    ctx: &mut KeyContext,
+    ignore_mac: bool,
+) -> Result<Decrypted> {
     let (branches, meta) = parse_encrypted(bytes, f)?;
     let key = keys::recover_data_key(&meta, ctx)?;
     decrypt_with_key(branches, meta, key, f, ignore_mac)
 }
 
 /// Decrypts parsed branches with a known data key.
-pub fn decrypt_with_key(mut branches: Vec<Branch>, meta: Metadata, key: DataKey, f: Format, ignore_mac: bool) -> Result<Decrypted> {
+pub fn decrypt_with_key(
+    mut branches: Vec<Branch>,
+    meta: Metadata,
+    key: DataKey,
+    f: Format,
+    ignore_mac: bool,
+) -> Result<Decrypted> {
     let rule = rule_for(&meta.rule, f)?;
     let mut cache = IvCache::default();
-    let out = walk::decrypt(&mut branches, &key, &rule, meta.mac_only_encrypted, &mut cache)?;
+    let out = walk::decrypt(
+        &mut branches,
+        &key,
+        &rule,
+        meta.mac_only_encrypted,
+        &mut cache,
+    )?;
     if !ignore_mac {
         verify_mac(&meta, &key, &out.mac)?;
     }
-    Ok(Decrypted { branches, meta, key, cache, format: f })
+    Ok(Decrypted {
+        branches,
+        meta,
+        key,
+        cache,
+        format: f,
+    })
 }
 
 fn verify_mac(meta: &Metadata, key: &DataKey, computed: &str) -> Result<()> {
-    let Some(stored) = &meta.mac else { return Err(Error::MacNotFound) };
-    let ev = cipher::parse_enc(stored).map_err(|e| Error::MacDecrypt(format!("malformed mac field: {e}")))?;
-    let pt = cipher::decrypt(key, &ev, &meta.lastmodified)
-        .map_err(|_| Error::MacDecrypt("authentication failed (tampered mac or lastmodified)".into()))?;
+    let Some(stored) = &meta.mac else {
+        return Err(Error::MacNotFound);
+    };
+    let ev = cipher::parse_enc(stored)
+        .map_err(|e| Error::MacDecrypt(format!("malformed mac field: {e}")))?;
+    let pt = cipher::decrypt(key, &ev, &meta.lastmodified).map_err(|_| {
+        Error::MacDecrypt("authentication failed (tampered mac or lastmodified)".into())
+    })?;
     let stored = String::from_utf8_lossy(&pt).into_owned();
     if stored != computed {
-        return Err(Error::MacMismatch { stored, computed: computed.to_owned() });
+        return Err(Error::MacMismatch {
+            stored,
+            computed: computed.to_owned(),
+        });
     }
     Ok(())
 }
@@ -65,13 +99,28 @@ fn verify_mac(meta: &Metadata, key: &DataKey, computed: &str) -> Result<()> {
 /// Encrypts plaintext branches with `key`, setting `lastmodified` to now and
 /// a fresh MAC. Returns the encrypted branches and how many values were
 /// encrypted (zero means the rule matched nothing).
-pub fn encrypt_branches(plain: &[Branch], meta: &mut Metadata, key: &DataKey, cache: &mut IvCache, f: Format) -> Result<(Vec<Branch>, usize)> {
+pub fn encrypt_branches(
+    plain: &[Branch],
+    meta: &mut Metadata,
+    key: &DataKey,
+    cache: &mut IvCache,
+    f: Format,
+) -> Result<(Vec<Branch>, usize)> {
     let rule = rule_for(&meta.rule, f)?;
     let mut branches = plain.to_vec();
     let out = walk::encrypt(&mut branches, key, &rule, meta.mac_only_encrypted, cache)?;
     meta.lastmodified = metadata::now();
-    let mac = cipher::encrypt(key, out.mac.as_bytes(), &meta.lastmodified, ValueType::Str, None)
-        .map_err(|_| Error::Encrypt { path: "sops:mac".into(), reason: "aes-gcm failed".into() })?;
+    let mac = cipher::encrypt(
+        key,
+        out.mac.as_bytes(),
+        &meta.lastmodified,
+        ValueType::Str,
+        None,
+    )
+    .map_err(|_| Error::Encrypt {
+        path: "sops:mac".into(),
+        reason: "aes-gcm failed".into(),
+    })?;
     meta.mac = Some(mac);
     Ok((branches, out.encrypted_values))
 }
@@ -82,7 +131,12 @@ pub fn emit(branches: &[Branch], meta: &Metadata, f: Format, style: Style) -> Re
 }
 
 /// Encrypts a plaintext file for the key groups in `meta` with a new data key.
-pub fn encrypt_new(plain: &[Branch], mut meta: Metadata, f: Format, style: Style) -> Result<(Vec<u8>, usize)> {
+pub fn encrypt_new(
+    plain: &[Branch],
+    mut meta: Metadata,
+    f: Format,
+    style: Style,
+) -> Result<(Vec<u8>, usize)> {
     if f == Format::Binary {
         meta.rule = RuleFields::default();
     }
@@ -105,7 +159,13 @@ impl Decrypted {
     /// Re-encrypts (after an edit) with the same data key and IVs.
     pub fn reencrypt(&mut self, style: Style) -> Result<Vec<u8>> {
         let mut meta = self.meta.clone();
-        let (branches, _) = encrypt_branches(&self.branches, &mut meta, &self.key, &mut self.cache, self.format)?;
+        let (branches, _) = encrypt_branches(
+            &self.branches,
+            &mut meta,
+            &self.key,
+            &mut self.cache,
+            self.format,
+        )?;
         self.meta = meta;
         emit(&branches, &self.meta, self.format, style)
     }
@@ -126,7 +186,14 @@ impl Decrypted {
 
 /// `updatekeys`: new key groups, same data key; values, `lastmodified` and
 /// MAC untouched. Returns the rewritten file.
-pub fn update_keys(bytes: &[u8], f: Format, ctx: &mut KeyContext, groups: Vec<crate::metadata::KeyGroup>, threshold: Option<usize>, style: Style) -> Result<Vec<u8>> {
+pub fn update_keys(
+    bytes: &[u8],
+    f: Format,
+    ctx: &mut KeyContext,
+    groups: Vec<crate::metadata::KeyGroup>,
+    threshold: Option<usize>,
+    style: Style,
+) -> Result<Vec<u8>> {
     let (branches, mut meta) = parse_encrypted(bytes, f)?;
     let key = keys::recover_data_key(&meta, ctx)?;
     meta.groups = groups;

@@ -31,20 +31,36 @@ pub mod codes {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot parse {format} input: {message}")]
-    Parse { format: &'static str, message: String },
+    Parse {
+        format: &'static str,
+        message: String,
+    },
     #[error("cannot emit {format} output: {message}")]
-    Emit { format: &'static str, message: String },
+    Emit {
+        format: &'static str,
+        message: String,
+    },
     #[error("invalid encrypted value at {path:?}: {reason}")]
     BadEncValue { path: String, reason: String },
-    #[error("cannot decrypt value at {path:?}: authentication failed (wrong data key, tampered value or renamed key)")]
+    #[error(
+        "cannot decrypt value at {path:?}: authentication failed (wrong data key, tampered value or renamed key)"
+    )]
     Decrypt { path: String },
     #[error("cannot encrypt value at {path:?}: {reason}")]
     Encrypt { path: String, reason: String },
-    #[error("MAC mismatch: file has {stored}, computed {computed} (use --ignore-mac to decrypt anyway)")]
+    #[error(
+        "MAC mismatch: file has {stored}, computed {computed} (use --ignore-mac to decrypt anyway)"
+    )]
     MacMismatch { stored: String, computed: String },
     /// sops treats a missing MAC as a mismatch (exit 51).
     #[error("MAC mismatch: the file has no MAC (use --ignore-mac to decrypt anyway)")]
@@ -59,7 +75,9 @@ pub enum Error {
     AlreadyEncrypted,
     #[error("failed to get the data key required to decrypt the file:\n{0}")]
     DataKey(String),
-    #[error("no master key given: use --age, --pgp, --hc-vault-transit or a .sops.yaml creation rule")]
+    #[error(
+        "no master key given: use --age, --pgp, --hc-vault-transit or a .sops.yaml creation rule"
+    )]
     NoKeys,
     #[error("key error: {0}")]
     Key(String),
@@ -105,7 +123,10 @@ impl Error {
     }
 
     pub(crate) fn parse(format: &'static str, message: impl Into<String>) -> Self {
-        Error::Parse { format, message: message.into() }
+        Error::Parse {
+            format,
+            message: message.into(),
+        }
     }
 }
 

@@ -85,9 +85,13 @@ pub fn load_plain(bytes: &[u8], f: Format) -> Result<Vec<Branch>> {
 
 /// Whether a plaintext tree already carries sops metadata.
 pub fn has_metadata(branches: &[Branch], f: Format) -> bool {
-    let Some(first) = branches.first() else { return false };
+    let Some(first) = branches.first() else {
+        return false;
+    };
     match f {
-        Format::Dotenv => first.iter().any(|i| matches!(i, Item::Pair(k, _) if k.starts_with("sops_"))),
+        Format::Dotenv => first
+            .iter()
+            .any(|i| matches!(i, Item::Pair(k, _) if k.starts_with("sops_"))),
         _ => tree::get(first, "sops").is_some(),
     }
 }
@@ -134,7 +138,10 @@ pub fn load_encrypted(bytes: &[u8], f: Format) -> Result<(Vec<Branch>, Value)> {
         }
         _ => {
             let first = &branches[0];
-            let n = first.iter().filter(|i| matches!(i, Item::Pair(k, _) if k == "sops")).count();
+            let n = first
+                .iter()
+                .filter(|i| matches!(i, Item::Pair(k, _) if k == "sops"))
+                .count();
             if n > 1 {
                 return Err(Error::Metadata("duplicate top-level sops key".into()));
             }
@@ -149,17 +156,26 @@ pub fn load_encrypted(bytes: &[u8], f: Format) -> Result<(Vec<Branch>, Value)> {
 }
 
 /// Writes an encrypted file: branches plus the metadata map.
-pub fn emit_encrypted(branches: &[Branch], meta: &Value, f: Format, style: Style) -> Result<Vec<u8>> {
+pub fn emit_encrypted(
+    branches: &[Branch],
+    meta: &Value,
+    f: Format,
+    style: Style,
+) -> Result<Vec<u8>> {
     let mut branches = branches.to_vec();
     match f {
         Format::Dotenv => {
-            let b = branches.first_mut().ok_or_else(|| Error::Other("no document".into()))?;
+            let b = branches
+                .first_mut()
+                .ok_or_else(|| Error::Other("no document".into()))?;
             for (k, v) in flatten::flatten(meta) {
                 b.push(Item::Pair(format!("sops_{k}"), Value::Str(v)));
             }
         }
         Format::Ini => {
-            let b = branches.first_mut().ok_or_else(|| Error::Other("no document".into()))?;
+            let b = branches
+                .first_mut()
+                .ok_or_else(|| Error::Other("no document".into()))?;
             let items = flatten::flatten(meta)
                 .into_iter()
                 .map(|(k, v)| Item::Pair(k, Value::Str(v.replace('\n', "\\n"))))
@@ -178,9 +194,17 @@ pub fn emit_encrypted(branches: &[Branch], meta: &Value, f: Format, style: Style
 
 /// Writes a plaintext tree.
 pub fn emit_plain(branches: &[Branch], f: Format, style: Style) -> Result<Vec<u8>> {
-    let one = || branches.first().ok_or_else(|| Error::Emit { format: f.name(), message: "no document".into() });
+    let one = || {
+        branches.first().ok_or_else(|| Error::Emit {
+            format: f.name(),
+            message: "no document".into(),
+        })
+    };
     if f != Format::Yaml && branches.len() > 1 {
-        return Err(Error::Emit { format: f.name(), message: "multi-document input can only be written as YAML".into() });
+        return Err(Error::Emit {
+            format: f.name(),
+            message: "multi-document input can only be written as YAML".into(),
+        });
     }
     Ok(match f {
         Format::Yaml => yaml_emit::emit(branches, style.indent.unwrap_or(4))?.into_bytes(),
@@ -190,7 +214,12 @@ pub fn emit_plain(branches: &[Branch], f: Format, style: Style) -> Result<Vec<u8
         Format::Binary => match tree::get(one()?, "data") {
             Some(Value::Str(s)) => s.clone().into_bytes(),
             Some(Value::Bytes(b)) => b.clone(),
-            _ => return Err(Error::Emit { format: "binary", message: "no string \"data\" key to write".into() }),
+            _ => {
+                return Err(Error::Emit {
+                    format: "binary",
+                    message: "no string \"data\" key to write".into(),
+                });
+            }
         },
     })
 }

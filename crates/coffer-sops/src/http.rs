@@ -21,26 +21,39 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
     } else if let Some(r) = url.strip_prefix("http://") {
         (false, r)
     } else {
-        return Err(format!("unsupported URL {url:?} (need http:// or https://)"));
+        return Err(format!(
+            "unsupported URL {url:?} (need http:// or https://)"
+        ));
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-            (h.to_owned(), p.parse().map_err(|_| format!("bad port in {url:?}"))?)
-        }
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+            h.to_owned(),
+            p.parse().map_err(|_| format!("bad port in {url:?}"))?,
+        ),
         _ => (authority.to_owned(), if tls { 443 } else { 80 }),
     };
     if host.is_empty() {
         return Err(format!("no host in {url:?}"));
     }
-    Ok(Url { tls, host, port, path: path.to_owned() })
+    Ok(Url {
+        tls,
+        host,
+        port,
+        path: path.to_owned(),
+    })
 }
 
 /// Sends one request; returns status and body.
-pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, Vec<u8>), String> {
+pub fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), String> {
     let u = parse_url(url)?;
     let mut req = format!(
         "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: coffer-sops\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -55,14 +68,21 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -
     req.push_str("\r\n");
     let mut msg = req.into_bytes();
     msg.extend_from_slice(body);
-    let host = u.host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let tcp = TcpStream::connect((host.as_str(), u.port)).map_err(|e| format!("cannot connect to {}:{}: {e}", u.host, u.port))?;
+    let host = u
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let tcp = TcpStream::connect((host.as_str(), u.port))
+        .map_err(|e| format!("cannot connect to {}:{}: {e}", u.host, u.port))?;
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
     let _ = tcp.set_write_timeout(Some(Duration::from_secs(60)));
     let raw = if u.tls {
         let config = tls_config()?;
-        let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|_| format!("bad TLS server name {host:?}"))?;
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| format!("tls: {e}"))?;
+        let name = rustls_pki_types::ServerName::try_from(host.clone())
+            .map_err(|_| format!("bad TLS server name {host:?}"))?;
+        let conn = rustls::ClientConnection::new(Arc::new(config), name)
+            .map_err(|e| format!("tls: {e}"))?;
         let mut s = rustls::StreamOwned::new(conn, tcp);
         exchange(&mut s, &msg)?
     } else {
@@ -86,9 +106,11 @@ fn exchange<S: Read + Write>(s: &mut S, msg: &[u8]) -> Result<Vec<u8>, String> {
 
 fn tls_config() -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
-    let path = std::env::var("VAULT_CACERT").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
+    let path = std::env::var("VAULT_CACERT")
+        .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
     use rustls_pki_types::pem::PemObject;
-    let certs = rustls_pki_types::CertificateDer::pem_file_iter(&path).map_err(|e| format!("cannot read CA file {path}: {e}"))?;
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(&path)
+        .map_err(|e| format!("cannot read CA file {path}: {e}"))?;
     for c in certs.flatten() {
         let _ = roots.add(c);
     }
@@ -101,7 +123,10 @@ fn tls_config() -> Result<rustls::ClientConfig, String> {
 }
 
 fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("malformed HTTP response (no header end)")?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("malformed HTTP response (no header end)")?;
     let head = std::str::from_utf8(&raw[..end]).map_err(|_| "malformed HTTP response header")?;
     let mut lines = head.split("\r\n");
     let status: u16 = lines
@@ -135,9 +160,13 @@ fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
 fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
-        let i = b.windows(2).position(|w| w == b"\r\n").ok_or("bad chunked body")?;
+        let i = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("bad chunked body")?;
         let size_text = std::str::from_utf8(&b[..i]).map_err(|_| "bad chunk size")?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).map_err(|_| "bad chunk size")?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| "bad chunk size")?;
         b = &b[i + 2..];
         if size == 0 {
             return Ok(out);
@@ -154,11 +183,15 @@ mod tests {
     #[test]
     fn urls_and_responses() {
         let u = parse_url("http://127.0.0.1:8200/v1/transit/keys/x").unwrap();
-        assert_eq!((u.tls, u.host.as_str(), u.port, u.path.as_str()), (false, "127.0.0.1", 8200, "/v1/transit/keys/x"));
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
+            (false, "127.0.0.1", 8200, "/v1/transit/keys/x")
+        );
         assert_eq!(parse_url("https://vault").unwrap().port, 443);
         let (s, b) = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
         assert_eq!((s, b.as_slice()), (200, &b"abcde"[..]));
-        let (s, b) = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}").unwrap();
+        let (s, b) =
+            parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}").unwrap();
         assert_eq!((s, b.as_slice()), (404, &b"{}"[..]));
     }
 }

@@ -26,7 +26,10 @@ pub struct VaultKey {
 
 impl VaultKey {
     pub fn uri(&self) -> String {
-        format!("{}/v1/{}/keys/{}", self.vault_address, self.engine_path, self.key_name)
+        format!(
+            "{}/v1/{}/keys/{}",
+            self.vault_address, self.engine_path, self.key_name
+        )
     }
 }
 
@@ -34,11 +37,21 @@ impl VaultKey {
 /// secrets, so Debug output is safe.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MasterKey {
-    Age { recipient: String, enc: String },
-    Pgp { fp: String, created_at: String, enc: String },
+    Age {
+        recipient: String,
+        enc: String,
+    },
+    Pgp {
+        fp: String,
+        created_at: String,
+        enc: String,
+    },
     Vault(VaultKey),
     /// A key type we keep but cannot use (AWS/GCP/Azure KMS, HuaweiCloud).
-    Other { kind: String, entry: Value },
+    Other {
+        kind: String,
+        entry: Value,
+    },
 }
 
 impl MasterKey {
@@ -58,7 +71,9 @@ impl MasterKey {
             MasterKey::Pgp { fp, .. } => fp.clone(),
             MasterKey::Vault(v) => v.uri(),
             MasterKey::Other { kind, entry } => {
-                let Value::Map(items) = entry else { return kind.clone() };
+                let Value::Map(items) = entry else {
+                    return kind.clone();
+                };
                 ["arn", "resource_id", "vault_url", "key_id"]
                     .iter()
                     .find_map(|f| crate::tree::get(items, f).and_then(crate::metadata::text))
@@ -68,22 +83,41 @@ impl MasterKey {
     }
 
     pub fn new_age(recipient: &str) -> Self {
-        MasterKey::Age { recipient: recipient.trim().to_owned(), enc: String::new() }
+        MasterKey::Age {
+            recipient: recipient.trim().to_owned(),
+            enc: String::new(),
+        }
     }
 
     pub fn new_pgp(fp: &str) -> Self {
-        MasterKey::Pgp { fp: fp.replace(' ', ""), created_at: String::new(), enc: String::new() }
+        MasterKey::Pgp {
+            fp: fp.replace(' ', ""),
+            created_at: String::new(),
+            enc: String::new(),
+        }
     }
 
     pub fn new_vault(uri: &str) -> Result<Self> {
-        vault::parse_uri(uri).map(MasterKey::Vault).map_err(Error::Key)
+        vault::parse_uri(uri)
+            .map(MasterKey::Vault)
+            .map_err(Error::Key)
     }
 
     pub fn to_value(&self) -> Value {
         let s = |k: &str, v: &str| Item::Pair(k.into(), Value::Str(v.into()));
         match self {
-            MasterKey::Age { recipient, enc } => Value::Map(vec![s("enc", enc), s("recipient", recipient)]),
-            MasterKey::Pgp { fp, created_at, enc } => Value::Map(vec![s("created_at", created_at), s("enc", enc), s("fp", fp)]),
+            MasterKey::Age { recipient, enc } => {
+                Value::Map(vec![s("enc", enc), s("recipient", recipient)])
+            }
+            MasterKey::Pgp {
+                fp,
+                created_at,
+                enc,
+            } => Value::Map(vec![
+                s("created_at", created_at),
+                s("enc", enc),
+                s("fp", fp),
+            ]),
             MasterKey::Vault(v) => Value::Map(vec![
                 s("created_at", &v.created_at),
                 s("enc", &v.enc),
@@ -100,15 +134,23 @@ impl MasterKey {
             MasterKey::Age { enc, .. } => age::decrypt(enc, ctx.age_identities()),
             MasterKey::Pgp { enc, .. } => pgp::decrypt(enc, ctx.gnupg_home.as_deref()),
             MasterKey::Vault(v) => vault::decrypt(v),
-            MasterKey::Other { kind, .. } => Err(format!("{kind} keys are not supported by coffer")),
+            MasterKey::Other { kind, .. } => {
+                Err(format!("{kind} keys are not supported by coffer"))
+            }
         }
     }
 
     fn encrypt(&mut self, secret: &[u8]) -> Result<()> {
         let now = crate::metadata::now();
         match self {
-            MasterKey::Age { recipient, enc } => *enc = age::encrypt(recipient, secret).map_err(Error::Key)?,
-            MasterKey::Pgp { fp, created_at, enc } => {
+            MasterKey::Age { recipient, enc } => {
+                *enc = age::encrypt(recipient, secret).map_err(Error::Key)?
+            }
+            MasterKey::Pgp {
+                fp,
+                created_at,
+                enc,
+            } => {
                 *enc = pgp::encrypt(fp, secret).map_err(Error::Key)?;
                 *created_at = now;
             }
@@ -146,7 +188,11 @@ impl KeyContext {
         KeyContext {
             identities: None,
             gnupg_home: None,
-            decryption_order: order.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+            decryption_order: order
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
         }
     }
 
@@ -162,8 +208,15 @@ impl KeyContext {
 
     fn ordered<'a>(&self, g: &'a KeyGroup) -> Vec<&'a MasterKey> {
         let rank = |k: &MasterKey| {
-            let kind = if k.kind() == "hc_vault" { "hc_vault" } else { k.kind() };
-            self.decryption_order.iter().position(|o| o == kind).unwrap_or(usize::MAX)
+            let kind = if k.kind() == "hc_vault" {
+                "hc_vault"
+            } else {
+                k.kind()
+            };
+            self.decryption_order
+                .iter()
+                .position(|o| o == kind)
+                .unwrap_or(usize::MAX)
         };
         let mut keys: Vec<&MasterKey> = g.keys.iter().collect();
         keys.sort_by_key(|k| rank(k)); // stable: file order within a rank
@@ -175,7 +228,11 @@ impl KeyContext {
 pub fn recover_data_key(meta: &Metadata, ctx: &mut KeyContext) -> Result<DataKey> {
     let mut errors = Vec::new();
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    let need = if meta.groups.len() > 1 { meta.threshold() } else { 1 };
+    let need = if meta.groups.len() > 1 {
+        meta.threshold()
+    } else {
+        1
+    };
     for (gi, g) in meta.groups.iter().enumerate() {
         if parts.len() >= need {
             break;
@@ -192,15 +249,26 @@ pub fn recover_data_key(meta: &Metadata, ctx: &mut KeyContext) -> Result<DataKey
     }
     let bytes = if meta.groups.len() > 1 {
         if parts.len() < need {
-            errors.push(format!("  only {} of the {need} key groups needed could be decrypted", parts.len()));
+            errors.push(format!(
+                "  only {} of the {need} key groups needed could be decrypted",
+                parts.len()
+            ));
             return Err(Error::DataKey(errors.join("\n")));
         }
         let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
         shamir::combine(&refs).map_err(|e| Error::DataKey(format!("  {e}")))?
     } else {
-        parts.into_iter().next().ok_or_else(|| Error::DataKey(errors.join("\n")))?
+        parts
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::DataKey(errors.join("\n")))?
     };
-    DataKey::from_slice(&bytes).ok_or_else(|| Error::DataKey(format!("  recovered data key has {} bytes, expected 32", bytes.len())))
+    DataKey::from_slice(&bytes).ok_or_else(|| {
+        Error::DataKey(format!(
+            "  recovered data key has {} bytes, expected 32",
+            bytes.len()
+        ))
+    })
 }
 
 /// Encrypts the data key (or each group's Shamir share) for every key.

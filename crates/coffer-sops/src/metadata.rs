@@ -11,7 +11,9 @@ use crate::tree::{Item, Value};
 pub const WRITE_VERSION: &str = "3.13.2";
 
 /// Key types as they appear in metadata lists, in sops' field order.
-pub const KEY_KINDS: [&str; 7] = ["age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms"];
+pub const KEY_KINDS: [&str; 7] = [
+    "age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms",
+];
 
 /// One key group: every key in it can recover the group's secret.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -34,7 +36,12 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    pub fn new(groups: Vec<KeyGroup>, rule: RuleFields, mac_only_encrypted: bool, shamir_threshold: Option<usize>) -> Self {
+    pub fn new(
+        groups: Vec<KeyGroup>,
+        rule: RuleFields,
+        mac_only_encrypted: bool,
+        shamir_threshold: Option<usize>,
+    ) -> Self {
         Metadata {
             groups,
             shamir_threshold,
@@ -71,7 +78,9 @@ impl Metadata {
                 "key_groups" => {
                     for g in list(v, "key_groups")? {
                         let Value::Map(gi) = g else {
-                            return Err(Error::Metadata("each key_groups entry must be a map".into()));
+                            return Err(Error::Metadata(
+                                "each key_groups entry must be a map".into(),
+                            ));
                         };
                         let mut group = KeyGroup::default();
                         for it in gi {
@@ -86,8 +95,12 @@ impl Metadata {
                     }
                 }
                 "shamir_threshold" => {
-                    let s = text(v).ok_or_else(|| Error::Metadata("shamir_threshold must be a number".into()))?;
-                    let t: usize = s.parse().map_err(|_| Error::Metadata(format!("shamir_threshold {s:?} is not a number")))?;
+                    let s = text(v).ok_or_else(|| {
+                        Error::Metadata("shamir_threshold must be a number".into())
+                    })?;
+                    let t: usize = s.parse().map_err(|_| {
+                        Error::Metadata(format!("shamir_threshold {s:?} is not a number"))
+                    })?;
                     m.shamir_threshold = (t > 0).then_some(t);
                 }
                 "lastmodified" => {
@@ -98,22 +111,36 @@ impl Metadata {
                 "mac_only_encrypted" => {
                     m.mac_only_encrypted = match v {
                         Value::Bool(b) => *b,
-                        other => text(other).is_some_and(|s| s == "true" || s == "True" || s == "1"),
+                        other => {
+                            text(other).is_some_and(|s| s == "true" || s == "True" || s == "1")
+                        }
                     }
                 }
                 "version" => m.version = text(v).unwrap_or_default(),
-                "unencrypted_suffix" => m.rule.unencrypted_suffix = text(v).filter(|s| !s.is_empty()),
+                "unencrypted_suffix" => {
+                    m.rule.unencrypted_suffix = text(v).filter(|s| !s.is_empty())
+                }
                 "encrypted_suffix" => m.rule.encrypted_suffix = text(v).filter(|s| !s.is_empty()),
                 "unencrypted_regex" => m.rule.unencrypted_regex = text(v).filter(|s| !s.is_empty()),
                 "encrypted_regex" => m.rule.encrypted_regex = text(v).filter(|s| !s.is_empty()),
-                "unencrypted_comment_regex" => m.rule.unencrypted_comment_regex = text(v).filter(|s| !s.is_empty()),
-                "encrypted_comment_regex" => m.rule.encrypted_comment_regex = text(v).filter(|s| !s.is_empty()),
+                "unencrypted_comment_regex" => {
+                    m.rule.unencrypted_comment_regex = text(v).filter(|s| !s.is_empty())
+                }
+                "encrypted_comment_regex" => {
+                    m.rule.encrypted_comment_regex = text(v).filter(|s| !s.is_empty())
+                }
                 _ => m.extra.push((k.clone(), v.clone())),
             }
         }
-        m.groups = if !flat.keys.is_empty() { vec![flat] } else { key_groups };
+        m.groups = if !flat.keys.is_empty() {
+            vec![flat]
+        } else {
+            key_groups
+        };
         if m.groups.iter().all(|g| g.keys.is_empty()) {
-            return Err(Error::Metadata("no master keys found in the file's metadata".into()));
+            return Err(Error::Metadata(
+                "no master keys found in the file's metadata".into(),
+            ));
         }
         if !seen_lastmodified || m.lastmodified.is_empty() {
             return Err(Error::Metadata("missing lastmodified".into()));
@@ -139,10 +166,20 @@ impl Metadata {
             let groups = self
                 .groups
                 .iter()
-                .map(|g| Value::Map(group_lists(g, true).into_iter().map(|(k, v)| Item::Pair(k, v)).collect()))
+                .map(|g| {
+                    Value::Map(
+                        group_lists(g, true)
+                            .into_iter()
+                            .map(|(k, v)| Item::Pair(k, v))
+                            .collect(),
+                    )
+                })
                 .collect();
             items.push(("key_groups".into(), Value::Seq(groups)));
-            items.push(("shamir_threshold".into(), Value::Int(self.threshold() as i64)));
+            items.push((
+                "shamir_threshold".into(),
+                Value::Int(self.threshold() as i64),
+            ));
         }
         items.push(("lastmodified".into(), Value::Str(self.lastmodified.clone())));
         if let Some(mac) = &self.mac {
@@ -174,7 +211,12 @@ impl Metadata {
 fn group_lists(g: &KeyGroup, in_key_groups: bool) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for kind in KEY_KINDS {
-        let entries: Vec<Value> = g.keys.iter().filter(|k| k.kind() == kind).map(MasterKey::to_value).collect();
+        let entries: Vec<Value> = g
+            .keys
+            .iter()
+            .filter(|k| k.kind() == kind)
+            .map(MasterKey::to_value)
+            .collect();
         // sops always writes `age` and `hc_vault` inside key groups
         if !entries.is_empty() || in_key_groups && (kind == "age" || kind == "hc_vault") {
             out.push((kind.to_owned(), Value::Seq(entries)));
@@ -205,7 +247,9 @@ pub fn text(v: &Value) -> Option<String> {
 }
 
 fn field(entry: &[Item], name: &str) -> String {
-    crate::tree::get(entry, name).and_then(text).unwrap_or_default()
+    crate::tree::get(entry, name)
+        .and_then(text)
+        .unwrap_or_default()
 }
 
 fn parse_keys(kind: &str, v: &Value) -> Result<Vec<MasterKey>> {
@@ -215,7 +259,10 @@ fn parse_keys(kind: &str, v: &Value) -> Result<Vec<MasterKey>> {
             return Err(Error::Metadata(format!("{kind} entries must be maps")));
         };
         out.push(match kind {
-            "age" => MasterKey::Age { recipient: field(entry, "recipient"), enc: field(entry, "enc") },
+            "age" => MasterKey::Age {
+                recipient: field(entry, "recipient"),
+                enc: field(entry, "enc"),
+            },
             "pgp" => MasterKey::Pgp {
                 fp: field(entry, "fp"),
                 created_at: field(entry, "created_at"),
@@ -228,7 +275,10 @@ fn parse_keys(kind: &str, v: &Value) -> Result<Vec<MasterKey>> {
                 created_at: field(entry, "created_at"),
                 enc: field(entry, "enc"),
             }),
-            _ => MasterKey::Other { kind: kind.to_owned(), entry: e.clone() },
+            _ => MasterKey::Other {
+                kind: kind.to_owned(),
+                entry: e.clone(),
+            },
         });
     }
     Ok(out)
@@ -265,12 +315,20 @@ pub fn check_version(v: &str) -> Result<()> {
     let core = v.strip_prefix('v').unwrap_or(v);
     let core = core.split(['+', '-']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    let numeric = !parts.is_empty() && parts.len() <= 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let numeric = !parts.is_empty()
+        && parts.len() <= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     if !numeric {
-        return Err(Error::Metadata(format!("version {v:?} is not a valid sops version")));
+        return Err(Error::Metadata(format!(
+            "version {v:?} is not a valid sops version"
+        )));
     }
     if parts[0] != "3" {
-        return Err(Error::Metadata(format!("unsupported sops format version {v:?} (only 3.x is known)")));
+        return Err(Error::Metadata(format!(
+            "unsupported sops format version {v:?} (only 3.x is known)"
+        )));
     }
     Ok(())
 }
@@ -290,7 +348,10 @@ mod tests {
 
     #[test]
     fn lastmodified_normalized() {
-        assert_eq!(normalize_lastmodified("2019-12-10T22:45:52.123+01:00").unwrap(), "2019-12-10T21:45:52Z");
+        assert_eq!(
+            normalize_lastmodified("2019-12-10T22:45:52.123+01:00").unwrap(),
+            "2019-12-10T21:45:52Z"
+        );
         assert!(normalize_lastmodified("yesterday").is_err());
     }
 }

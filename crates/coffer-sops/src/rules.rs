@@ -77,7 +77,9 @@ impl RuleFields {
             Rule::EncryptedSuffix(s) => f.encrypted_suffix = Some(s.clone()),
             Rule::UnencryptedRegex(r) => f.unencrypted_regex = Some(r.as_str().into()),
             Rule::EncryptedRegex(r) => f.encrypted_regex = Some(r.as_str().into()),
-            Rule::UnencryptedCommentRegex(r) => f.unencrypted_comment_regex = Some(r.as_str().into()),
+            Rule::UnencryptedCommentRegex(r) => {
+                f.unencrypted_comment_regex = Some(r.as_str().into())
+            }
             Rule::EncryptedCommentRegex(r) => f.encrypted_comment_regex = Some(r.as_str().into()),
             Rule::All => {}
         }
@@ -105,7 +107,10 @@ impl Rule {
     }
 
     pub fn uses_comments(&self) -> bool {
-        matches!(self, Rule::UnencryptedCommentRegex(_) | Rule::EncryptedCommentRegex(_))
+        matches!(
+            self,
+            Rule::UnencryptedCommentRegex(_) | Rule::EncryptedCommentRegex(_)
+        )
     }
 }
 
@@ -129,7 +134,10 @@ mod tests {
             ..Default::default()
         };
         assert!(f.to_rule().is_err());
-        let f = RuleFields { encrypted_regex: Some("^(data|stringData)$".into()), ..Default::default() };
+        let f = RuleFields {
+            encrypted_regex: Some("^(data|stringData)$".into()),
+            ..Default::default()
+        };
         let r = f.to_rule().unwrap();
         assert!(r.encrypts(&["data", "x"], &[]));
         assert!(!r.encrypts(&["metadata"], &[]));

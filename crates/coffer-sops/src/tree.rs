@@ -32,7 +32,11 @@ pub enum Item {
 impl std::fmt::Debug for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let redacted = |f: &mut std::fmt::Formatter<'_>, kind: &str, s: &str| {
-            if crate::cipher::is_encrypted(s) { write!(f, "{kind}({s:?})") } else { write!(f, "{kind}(<{} bytes>)", s.len()) }
+            if crate::cipher::is_encrypted(s) {
+                write!(f, "{kind}({s:?})")
+            } else {
+                write!(f, "{kind}(<{} bytes>)", s.len())
+            }
         };
         match self {
             Value::Null => f.write_str("Null"),
@@ -54,7 +58,11 @@ impl std::fmt::Debug for Item {
         match self {
             Item::Pair(k, v) => f.debug_tuple("Pair").field(k).field(v).finish(),
             Item::Comment(c) => {
-                if crate::cipher::is_encrypted(c) { write!(f, "Comment({c:?})") } else { write!(f, "Comment(<{} bytes>)", c.len()) }
+                if crate::cipher::is_encrypted(c) {
+                    write!(f, "Comment({c:?})")
+                } else {
+                    write!(f, "Comment(<{} bytes>)", c.len())
+                }
             }
         }
     }
@@ -72,7 +80,10 @@ impl Value {
             Value::Bytes(b) => (b.clone(), ValueType::Str),
             Value::Int(i) => (i.to_string().into_bytes(), ValueType::Int),
             Value::Float(f) => (format_float(*f).into_bytes(), ValueType::Float),
-            Value::Bool(b) => ((if *b { "True" } else { "False" }).as_bytes().to_vec(), ValueType::Bool),
+            Value::Bool(b) => (
+                (if *b { "True" } else { "False" }).as_bytes().to_vec(),
+                ValueType::Bool,
+            ),
             Value::Time(t) => (normalize_time(t).into_bytes(), ValueType::Time),
             Value::Comment(c) => (c.as_bytes().to_vec(), ValueType::Comment),
             Value::Null | Value::Map(_) | Value::Seq(_) => return None,
@@ -81,16 +92,26 @@ impl Value {
 
     /// Rebuilds a typed value from decrypted bytes (`Err` names the problem).
     pub fn from_plaintext(bytes: &[u8], ty: ValueType) -> Result<Value, String> {
-        let text = || std::str::from_utf8(bytes).map_err(|_| format!("{} value is not UTF-8", ty.as_str()));
+        let text = || {
+            std::str::from_utf8(bytes).map_err(|_| format!("{} value is not UTF-8", ty.as_str()))
+        };
         Ok(match ty {
             ValueType::Str | ValueType::Bytes => match std::str::from_utf8(bytes) {
                 Ok(s) => Value::Str(s.to_owned()),
                 Err(_) => Value::Bytes(bytes.to_vec()),
             },
             ValueType::Comment => Value::Comment(text()?.to_owned()),
-            ValueType::Int => Value::Int(text()?.parse().map_err(|_| "int value does not parse".to_owned())?),
-            ValueType::Float => Value::Float(parse_go_float(text()?).ok_or("float value does not parse")?),
-            ValueType::Bool => Value::Bool(parse_go_bool(text()?).ok_or("bool value does not parse")?),
+            ValueType::Int => Value::Int(
+                text()?
+                    .parse()
+                    .map_err(|_| "int value does not parse".to_owned())?,
+            ),
+            ValueType::Float => {
+                Value::Float(parse_go_float(text()?).ok_or("float value does not parse")?)
+            }
+            ValueType::Bool => {
+                Value::Bool(parse_go_bool(text()?).ok_or("bool value does not parse")?)
+            }
             ValueType::Time => Value::Time(text()?.to_owned()),
         })
     }
@@ -101,7 +122,11 @@ pub fn format_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         format!("{f}")
     }
@@ -170,18 +195,33 @@ mod tests {
             Item::Pair("n".into(), Value::Int(1234)),
         ]);
         let d = format!("{v:?}");
-        assert!(d.contains("password") && !d.contains("hunter2") && !d.contains("secret note") && !d.contains("1234"), "{d}");
+        assert!(
+            d.contains("password")
+                && !d.contains("hunter2")
+                && !d.contains("secret note")
+                && !d.contains("1234"),
+            "{d}"
+        );
     }
 
     #[test]
     fn plaintext_encodings() {
         assert_eq!(Value::Float(7.0).plaintext().unwrap().0, b"7");
-        assert_eq!(Value::Float(1234568000.0).plaintext().unwrap().0, b"1234568000");
+        assert_eq!(
+            Value::Float(1234568000.0).plaintext().unwrap().0,
+            b"1234568000"
+        );
         assert_eq!(Value::Float(2.25).plaintext().unwrap().0, b"2.25");
         assert_eq!(Value::Bool(true).plaintext().unwrap().0, b"True");
         assert_eq!(Value::Int(-3).plaintext().unwrap().0, b"-3");
-        assert_eq!(Value::from_plaintext(b"TRUE", ValueType::Bool).unwrap(), Value::Bool(true));
+        assert_eq!(
+            Value::from_plaintext(b"TRUE", ValueType::Bool).unwrap(),
+            Value::Bool(true)
+        );
         assert!(Value::from_plaintext(b"yes", ValueType::Bool).is_err());
-        assert_eq!(Value::from_plaintext(b"+Inf", ValueType::Float).unwrap(), Value::Float(f64::INFINITY));
+        assert_eq!(
+            Value::from_plaintext(b"+Inf", ValueType::Float).unwrap(),
+            Value::Float(f64::INFINITY)
+        );
     }
 }

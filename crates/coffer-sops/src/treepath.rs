@@ -12,7 +12,10 @@ pub enum Comp {
 }
 
 pub fn parse(s: &str) -> Result<Vec<Comp>> {
-    let bad = |reason: &str| Error::TreePath { path: s.to_owned(), reason: reason.to_owned() };
+    let bad = |reason: &str| Error::TreePath {
+        path: s.to_owned(),
+        reason: reason.to_owned(),
+    };
     let mut out = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {
@@ -21,10 +24,15 @@ pub fn parse(s: &str) -> Result<Vec<Comp>> {
             let body = &rest[1..];
             let end = body.find(q).ok_or_else(|| bad("unterminated quoted key"))?;
             out.push(Comp::Key(body[..end].to_owned()));
-            rest = body[end + 1..].strip_prefix(']').ok_or_else(|| bad("expected ']' after key"))?;
+            rest = body[end + 1..]
+                .strip_prefix(']')
+                .ok_or_else(|| bad("expected ']' after key"))?;
         } else {
             let end = rest.find(']').ok_or_else(|| bad("expected ']'"))?;
-            let idx = rest[..end].trim().parse().map_err(|_| bad("index must be a non-negative integer or a quoted key"))?;
+            let idx = rest[..end]
+                .trim()
+                .parse()
+                .map_err(|_| bad("index must be a non-negative integer or a quoted key"))?;
             out.push(Comp::Index(idx));
             rest = &rest[end + 1..];
         }
@@ -51,19 +59,31 @@ fn map_get<'a>(items: &'a [Item], k: &str) -> Option<&'a Value> {
 
 fn seq_index(elems: &[Value], i: usize) -> Option<usize> {
     // comment elements do not count as list positions
-    elems.iter().enumerate().filter(|(_, e)| !matches!(e, Value::Comment(_))).nth(i).map(|(j, _)| j)
+    elems
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !matches!(e, Value::Comment(_)))
+        .nth(i)
+        .map(|(j, _)| j)
 }
 
 /// The value at `path` in a branch.
 pub fn get<'a>(branch: &'a Branch, path: &[Comp]) -> Result<&'a Value> {
-    let missing = || Error::TreePath { path: show(path), reason: "not found in the file".into() };
+    let missing = || Error::TreePath {
+        path: show(path),
+        reason: "not found in the file".into(),
+    };
     let (first, rest) = path.split_first().ok_or_else(missing)?;
-    let Comp::Key(k) = first else { return Err(missing()) };
+    let Comp::Key(k) = first else {
+        return Err(missing());
+    };
     let mut cur = map_get(branch, k).ok_or_else(missing)?;
     for c in rest {
         cur = match (c, cur) {
             (Comp::Key(k), Value::Map(items)) => map_get(items, k).ok_or_else(missing)?,
-            (Comp::Index(i), Value::Seq(elems)) => &elems[seq_index(elems, *i).ok_or_else(missing)?],
+            (Comp::Index(i), Value::Seq(elems)) => {
+                &elems[seq_index(elems, *i).ok_or_else(missing)?]
+            }
             _ => return Err(missing()),
         };
     }
@@ -87,18 +107,27 @@ fn set_in(cur: &mut Value, path: &[Comp], value: Value, full: &[Comp]) -> Result
         *cur = value;
         return Ok(changed);
     };
-    let bad = |r: &str| Error::TreePath { path: show(full), reason: r.to_owned() };
+    let bad = |r: &str| Error::TreePath {
+        path: show(full),
+        reason: r.to_owned(),
+    };
     match c {
         Comp::Key(k) => {
             if !matches!(cur, Value::Map(_)) {
                 if matches!(cur, Value::Null) {
                     *cur = Value::Map(Vec::new());
                 } else {
-                    return Err(bad(&format!("cannot use key {k:?} on a value that is not a map")));
+                    return Err(bad(&format!(
+                        "cannot use key {k:?} on a value that is not a map"
+                    )));
                 }
             }
-            let Value::Map(items) = cur else { return Err(bad("not a map")) };
-            let pos = items.iter().position(|i| matches!(i, Item::Pair(key, _) if key == k));
+            let Value::Map(items) = cur else {
+                return Err(bad("not a map"));
+            };
+            let pos = items
+                .iter()
+                .position(|i| matches!(i, Item::Pair(key, _) if key == k));
             let pos = match pos {
                 Some(p) => p,
                 None => {
@@ -124,7 +153,9 @@ fn set_in(cur: &mut Value, path: &[Comp], value: Value, full: &[Comp]) -> Result
         }
         Comp::Index(i) => {
             let Value::Seq(elems) = cur else {
-                return Err(bad(&format!("cannot use index {i} on a value that is not a list")));
+                return Err(bad(&format!(
+                    "cannot use index {i} on a value that is not a list"
+                )));
             };
             match seq_index(elems, *i) {
                 Some(j) => set_in(&mut elems[j], rest, value, full),
@@ -150,10 +181,17 @@ pub fn unset(branch: &mut Branch, path: &[Comp]) -> Result<bool> {
 }
 
 fn unset_in(cur: &mut Value, path: &[Comp]) -> Result<bool> {
-    let Some((c, rest)) = path.split_first() else { return Ok(false) };
+    let Some((c, rest)) = path.split_first() else {
+        return Ok(false);
+    };
     match (c, cur) {
         (Comp::Key(k), Value::Map(items)) => {
-            let Some(pos) = items.iter().position(|i| matches!(i, Item::Pair(key, _) if key == k)) else { return Ok(false) };
+            let Some(pos) = items
+                .iter()
+                .position(|i| matches!(i, Item::Pair(key, _) if key == k))
+            else {
+                return Ok(false);
+            };
             if rest.is_empty() {
                 items.remove(pos);
                 return Ok(true);
@@ -164,7 +202,9 @@ fn unset_in(cur: &mut Value, path: &[Comp]) -> Result<bool> {
             }
         }
         (Comp::Index(i), Value::Seq(elems)) => {
-            let Some(j) = seq_index(elems, *i) else { return Ok(false) };
+            let Some(j) = seq_index(elems, *i) else {
+                return Ok(false);
+            };
             if rest.is_empty() {
                 elems.remove(j);
                 return Ok(true);
@@ -181,7 +221,10 @@ mod tests {
 
     #[test]
     fn parse_paths() {
-        assert_eq!(parse(r#"["a"]['b'][0]"#).unwrap(), vec![Comp::Key("a".into()), Comp::Key("b".into()), Comp::Index(0)]);
+        assert_eq!(
+            parse(r#"["a"]['b'][0]"#).unwrap(),
+            vec![Comp::Key("a".into()), Comp::Key("b".into()), Comp::Index(0)]
+        );
         assert!(parse("a.b").is_err());
         assert!(parse(r#"["a""#).is_err());
         assert!(parse("").is_err());
@@ -189,12 +232,31 @@ mod tests {
 
     #[test]
     fn set_get_unset() {
-        let mut b: Branch = vec![Item::Pair("a".into(), Value::Seq(vec![Value::Comment("c".into()), Value::Int(1)]))];
-        assert!(set(&mut b, &parse(r#"["x"]["y"]"#).unwrap(), Value::Str("v".into())).unwrap());
-        assert_eq!(get(&b, &parse(r#"["x"]["y"]"#).unwrap()).unwrap(), &Value::Str("v".into()));
-        assert_eq!(get(&b, &parse(r#"["a"][0]"#).unwrap()).unwrap(), &Value::Int(1));
+        let mut b: Branch = vec![Item::Pair(
+            "a".into(),
+            Value::Seq(vec![Value::Comment("c".into()), Value::Int(1)]),
+        )];
+        assert!(
+            set(
+                &mut b,
+                &parse(r#"["x"]["y"]"#).unwrap(),
+                Value::Str("v".into())
+            )
+            .unwrap()
+        );
+        assert_eq!(
+            get(&b, &parse(r#"["x"]["y"]"#).unwrap()).unwrap(),
+            &Value::Str("v".into())
+        );
+        assert_eq!(
+            get(&b, &parse(r#"["a"][0]"#).unwrap()).unwrap(),
+            &Value::Int(1)
+        );
         assert!(set(&mut b, &parse(r#"["a"][5]"#).unwrap(), Value::Int(2)).unwrap());
-        assert_eq!(get(&b, &parse(r#"["a"][1]"#).unwrap()).unwrap(), &Value::Int(2));
+        assert_eq!(
+            get(&b, &parse(r#"["a"][1]"#).unwrap()).unwrap(),
+            &Value::Int(2)
+        );
         assert!(!set(&mut b, &parse(r#"["a"][1]"#).unwrap(), Value::Int(2)).unwrap());
         assert!(unset(&mut b, &parse(r#"["x"]"#).unwrap()).unwrap());
         assert!(!unset(&mut b, &parse(r#"["x"]"#).unwrap()).unwrap());

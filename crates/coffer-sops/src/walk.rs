@@ -10,8 +10,8 @@ use crate::tree::{Branch, Item, Value};
 
 /// SHA-256("sops"), fed first when `mac_only_encrypted` is set.
 const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
-    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b, 0x0b, 0x97,
-    0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
+    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
 /// What a walk produced.
@@ -41,23 +41,67 @@ struct Walker<'a> {
 }
 
 /// Encrypts every leaf in place; returns the MAC of the plaintext.
-pub fn encrypt(branches: &mut [Branch], key: &DataKey, rule: &Rule, mac_only_encrypted: bool, cache: &mut IvCache) -> Result<Outcome> {
-    run(branches, Some(key), rule, mac_only_encrypted, cache, Mode::Encrypt)
+pub fn encrypt(
+    branches: &mut [Branch],
+    key: &DataKey,
+    rule: &Rule,
+    mac_only_encrypted: bool,
+    cache: &mut IvCache,
+) -> Result<Outcome> {
+    run(
+        branches,
+        Some(key),
+        rule,
+        mac_only_encrypted,
+        cache,
+        Mode::Encrypt,
+    )
 }
 
 /// Decrypts every leaf in place; returns the MAC computed from the plaintext.
-pub fn decrypt(branches: &mut [Branch], key: &DataKey, rule: &Rule, mac_only_encrypted: bool, cache: &mut IvCache) -> Result<Outcome> {
-    run(branches, Some(key), rule, mac_only_encrypted, cache, Mode::Decrypt)
+pub fn decrypt(
+    branches: &mut [Branch],
+    key: &DataKey,
+    rule: &Rule,
+    mac_only_encrypted: bool,
+    cache: &mut IvCache,
+) -> Result<Outcome> {
+    run(
+        branches,
+        Some(key),
+        rule,
+        mac_only_encrypted,
+        cache,
+        Mode::Decrypt,
+    )
 }
 
 /// The MAC of a plaintext tree, without changing it.
-pub fn mac_of_plaintext(branches: &[Branch], rule: &Rule, mac_only_encrypted: bool) -> Result<Outcome> {
+pub fn mac_of_plaintext(
+    branches: &[Branch],
+    rule: &Rule,
+    mac_only_encrypted: bool,
+) -> Result<Outcome> {
     let mut copy = branches.to_vec();
     let mut cache = IvCache::default();
-    run(&mut copy, None, rule, mac_only_encrypted, &mut cache, Mode::MacOnly)
+    run(
+        &mut copy,
+        None,
+        rule,
+        mac_only_encrypted,
+        &mut cache,
+        Mode::MacOnly,
+    )
 }
 
-fn run(branches: &mut [Branch], key: Option<&DataKey>, rule: &Rule, mac_only_encrypted: bool, cache: &mut IvCache, mode: Mode) -> Result<Outcome> {
+fn run(
+    branches: &mut [Branch],
+    key: Option<&DataKey>,
+    rule: &Rule,
+    mac_only_encrypted: bool,
+    cache: &mut IvCache,
+    mode: Mode,
+) -> Result<Outcome> {
     let mut w = Walker {
         key: key.map(cipher::KeyedCipher::new),
         rule,
@@ -76,7 +120,10 @@ fn run(branches: &mut [Branch], key: Option<&DataKey>, rule: &Rule, mac_only_enc
         w.map(b, &mut path, &mut active)?;
     }
     let mac = hex::encode_upper(w.mac.finish().as_ref());
-    Ok(Outcome { mac, encrypted_values: w.encrypted_values })
+    Ok(Outcome {
+        mac,
+        encrypted_values: w.encrypted_values,
+    })
 }
 
 /// `a:b:` from a path; `:` for the root.
@@ -99,7 +146,12 @@ impl Walker<'_> {
         self.rule.encrypts(&p, &a)
     }
 
-    fn map(&mut self, items: &mut [Item], path: &mut Vec<String>, active: &mut Vec<String>) -> Result<()> {
+    fn map(
+        &mut self,
+        items: &mut [Item],
+        path: &mut Vec<String>,
+        active: &mut Vec<String>,
+    ) -> Result<()> {
         let base = active.len();
         for item in items.iter_mut() {
             match item {
@@ -144,7 +196,12 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn value(&mut self, v: &mut Value, path: &mut Vec<String>, active: &mut Vec<String>) -> Result<()> {
+    fn value(
+        &mut self,
+        v: &mut Value,
+        path: &mut Vec<String>,
+        active: &mut Vec<String>,
+    ) -> Result<()> {
         match v {
             Value::Map(items) => self.map(items, path, active),
             Value::Seq(elems) => {
@@ -154,7 +211,12 @@ impl Walker<'_> {
                         let enc = self.encrypts(path, active);
                         if enc && self.mode == Mode::Encrypt {
                             let aad = aad_of(path);
-                            *e = Value::Str(self.seal(text.as_bytes(), &aad, ValueType::Comment, path)?);
+                            *e = Value::Str(self.seal(
+                                text.as_bytes(),
+                                &aad,
+                                ValueType::Comment,
+                                path,
+                            )?);
                         } else if self.rule.uses_comments() {
                             active.push(text.clone());
                         }
@@ -176,7 +238,9 @@ impl Walker<'_> {
         let enc = self.encrypts(path, active);
         match self.mode {
             Mode::Encrypt | Mode::MacOnly => {
-                let Some((bytes, ty)) = v.plaintext() else { return Ok(()) };
+                let Some((bytes, ty)) = v.plaintext() else {
+                    return Ok(());
+                };
                 if enc || !self.mac_only_encrypted {
                     self.mac.update(&bytes);
                 }
@@ -213,7 +277,11 @@ impl Walker<'_> {
                 let Some((bytes, ty)) = self.open(s, &aad)? else {
                     return Err(Error::Decrypt { path: aad });
                 };
-                let nv = Value::from_plaintext(&bytes, ty).map_err(|reason| Error::BadEncValue { path: aad.clone(), reason })?;
+                let nv =
+                    Value::from_plaintext(&bytes, ty).map_err(|reason| Error::BadEncValue {
+                        path: aad.clone(),
+                        reason,
+                    })?;
                 if ty != ValueType::Comment {
                     self.encrypted_values += 1;
                     if let Some((b, _)) = nv.plaintext() {
@@ -227,7 +295,10 @@ impl Walker<'_> {
     }
 
     fn seal(&mut self, bytes: &[u8], aad: &str, ty: ValueType, path: &[String]) -> Result<String> {
-        let key = self.key.as_ref().ok_or_else(|| Error::Other("internal: no data key".into()))?;
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| Error::Other("internal: no data key".into()))?;
         let iv = self.cache.get(ty, aad, bytes);
         key.encrypt(bytes, aad, ty, iv).map_err(|_| Error::Encrypt {
             path: aad_of(path),
@@ -237,9 +308,19 @@ impl Walker<'_> {
 
     /// `Ok(None)` = authentication failed; `Err` = malformed value.
     #[allow(clippy::type_complexity)]
-    fn open(&mut self, s: &str, aad: &str) -> Result<Option<(zeroize::Zeroizing<Vec<u8>>, ValueType)>> {
-        let key = self.key.as_ref().ok_or_else(|| Error::Other("internal: no data key".into()))?;
-        let ev = cipher::parse_enc(s).map_err(|reason| Error::BadEncValue { path: aad.to_owned(), reason })?;
+    fn open(
+        &mut self,
+        s: &str,
+        aad: &str,
+    ) -> Result<Option<(zeroize::Zeroizing<Vec<u8>>, ValueType)>> {
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| Error::Other("internal: no data key".into()))?;
+        let ev = cipher::parse_enc(s).map_err(|reason| Error::BadEncValue {
+            path: aad.to_owned(),
+            reason,
+        })?;
         match key.decrypt(&ev, aad) {
             Ok(pt) => {
                 self.cache.remember(ev.ty, aad, &pt, &ev.iv);
@@ -271,12 +352,17 @@ mod tests {
     fn comments_are_not_in_the_mac() {
         let rule = Rule::default();
         let plain = mac_of_plaintext(&tree(false), &rule, false).unwrap().mac;
-        assert_eq!(mac_of_plaintext(&tree(true), &rule, false).unwrap().mac, plain);
+        assert_eq!(
+            mac_of_plaintext(&tree(true), &rule, false).unwrap().mac,
+            plain
+        );
         let key = DataKey::generate();
         let mut b = tree(true);
         let enc = encrypt(&mut b, &key, &rule, false, &mut IvCache::default()).unwrap();
         assert_eq!(enc.mac, plain);
-        let Item::Pair(_, Value::Seq(s)) = &b[0][1] else { panic!() };
+        let Item::Pair(_, Value::Seq(s)) = &b[0][1] else {
+            panic!()
+        };
         assert!(matches!(&s[1], Value::Str(x) if x.ends_with("type:comment]")));
         let dec = decrypt(&mut b, &key, &rule, false, &mut IvCache::default()).unwrap();
         assert_eq!(dec.mac, plain);

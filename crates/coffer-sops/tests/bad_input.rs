@@ -33,17 +33,31 @@ fn expect_failure(env: &Env, bad: &str, code: i32, fragment: &str) {
     ] {
         let o = env.run(&args, &[0]);
         assert_eq!(o.code, code, "{args:?}: {}", o.stderr);
-        assert!(o.stderr.to_lowercase().contains(&fragment.to_lowercase()), "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.to_lowercase().contains(&fragment.to_lowercase()),
+            "{args:?}: {}",
+            o.stderr
+        );
         assert!(o.stdout.is_empty(), "{args:?}: no partial output");
         for secret in ["alice", "s3cr3t"] {
-            assert!(!o.stderr.contains(secret), "{args:?} leaks a secret: {}", o.stderr);
+            assert!(
+                !o.stderr.contains(secret),
+                "{args:?} leaks a secret: {}",
+                o.stderr
+            );
         }
-        assert_eq!(env.read("bad.yaml"), bad.as_bytes(), "{args:?} must not touch the file");
+        assert_eq!(
+            env.read("bad.yaml"),
+            bad.as_bytes(),
+            "{args:?} must not touch the file"
+        );
     }
 }
 
 fn value_line<'a>(text: &'a str, key: &str) -> &'a str {
-    text.lines().find(|l| l.trim_start().starts_with(key)).unwrap()
+    text.lines()
+        .find(|l| l.trim_start().starts_with(key))
+        .unwrap()
 }
 
 #[test]
@@ -51,7 +65,12 @@ fn truncated_enc_value() {
     let (env, text) = setup();
     let line = value_line(&text, "password:");
     let cut = &line[..line.find(",tag:").unwrap()];
-    expect_failure(&env, &text.replace(line, cut), 25, "invalid encrypted value at \"app:password:\"");
+    expect_failure(
+        &env,
+        &text.replace(line, cut),
+        25,
+        "invalid encrypted value at \"app:password:\"",
+    );
 }
 
 #[test]
@@ -68,7 +87,10 @@ fn tampered_ciphertext() {
 #[test]
 fn value_moved_to_another_key() {
     let (env, text) = setup();
-    let user = value_line(&text, "user:").trim_start().trim_start_matches("user: ").to_owned();
+    let user = value_line(&text, "user:")
+        .trim_start()
+        .trim_start_matches("user: ")
+        .to_owned();
     let pw = value_line(&text, "password:");
     let bad = text.replace(pw, &format!("    password: {user}"));
     expect_failure(&env, &bad, 25, "app:password:");
@@ -78,13 +100,23 @@ fn value_moved_to_another_key() {
 fn cleartext_where_encryption_is_required() {
     let (env, text) = setup();
     let pw = value_line(&text, "password:");
-    expect_failure(&env, &text.replace(pw, "    password: plain"), 25, "cleartext");
+    expect_failure(
+        &env,
+        &text.replace(pw, "    password: plain"),
+        25,
+        "cleartext",
+    );
 }
 
 #[test]
 fn tampered_cleartext_breaks_the_mac() {
     let (env, text) = setup();
-    expect_failure(&env, &text.replace("visible", "changed"), 51, "MAC mismatch");
+    expect_failure(
+        &env,
+        &text.replace("visible", "changed"),
+        51,
+        "MAC mismatch",
+    );
     // --ignore-mac still decrypts
     let o = env.run(&["decrypt", "--ignore-mac", "bad.yaml"], &[0]);
     assert_eq!(o.code, 0);
@@ -99,7 +131,11 @@ fn wrong_key() {
     c.env("SOPS_AGE_KEY_FILE", other.key_file(&[0]));
     let o = cli::run_cmd(c, None);
     assert_eq!(o.code, 128, "{}", o.stderr);
-    assert!(o.stderr.contains("age1"), "names the recipient tried: {}", o.stderr);
+    assert!(
+        o.stderr.contains("age1"),
+        "names the recipient tried: {}",
+        o.stderr
+    );
     assert_eq!(env.read("bad.yaml"), text.as_bytes());
 }
 
@@ -108,9 +144,19 @@ fn malformed_metadata() {
     let (env, text) = setup();
     let lm = value_line(&text, "lastmodified:");
     expect_failure(&env, &text.replace(lm, ""), 2, "missing lastmodified");
-    expect_failure(&env, &text.replace(lm, "    lastmodified: yesterday"), 2, "not an RFC 3339 time");
+    expect_failure(
+        &env,
+        &text.replace(lm, "    lastmodified: yesterday"),
+        2,
+        "not an RFC 3339 time",
+    );
     let mac = value_line(&text, "mac:");
-    expect_failure(&env, &text.replace(mac, "    mac: ENC[AES256_GCM,data:AAAA"), 24, "malformed mac");
+    expect_failure(
+        &env,
+        &text.replace(mac, "    mac: ENC[AES256_GCM,data:AAAA"),
+        24,
+        "malformed mac",
+    );
     let begin = "-----BEGIN AGE ENCRYPTED FILE-----\n";
     let start = text.find(begin).unwrap() + begin.len();
     let line_end = start + text[start..].find('\n').unwrap();
@@ -118,7 +164,12 @@ fn malformed_metadata() {
     let bad = text.replacen(first_b64, &"Z".repeat(first_b64.len()), 1);
     expect_failure(&env, &bad, 128, "age");
     let sops = text.find("sops:").unwrap();
-    expect_failure(&env, &format!("{}sops: 1\n", &text[..sops]), 2, "must be a map");
+    expect_failure(
+        &env,
+        &format!("{}sops: 1\n", &text[..sops]),
+        2,
+        "must be a map",
+    );
     expect_failure(&env, &text[..sops], 2, "no sops metadata");
     expect_failure(&env, &format!("{}\n  - ]", text), 2, "cannot parse yaml");
 }
@@ -126,17 +177,34 @@ fn malformed_metadata() {
 #[test]
 fn unknown_version_and_type() {
     let (env, text) = setup();
-    expect_failure(&env, &text.replace("version: 3.13.2", "version: 4.0.0"), 2, "unsupported sops format version");
-    expect_failure(&env, &text.replace("version: 3.13.2", "version: banana"), 2, "not a valid sops version");
+    expect_failure(
+        &env,
+        &text.replace("version: 3.13.2", "version: 4.0.0"),
+        2,
+        "unsupported sops format version",
+    );
+    expect_failure(
+        &env,
+        &text.replace("version: 3.13.2", "version: banana"),
+        2,
+        "not a valid sops version",
+    );
     let user = value_line(&text, "user:");
-    expect_failure(&env, &text.replace(user, &user.replace("type:str", "type:blob")), 25, "unknown type");
+    expect_failure(
+        &env,
+        &text.replace(user, &user.replace("type:str", "type:blob")),
+        25,
+        "unknown type",
+    );
 }
 
 /// Random single-byte corruptions of an encrypted file never panic.
 #[test]
 fn corruptions_never_panic() {
     let (env, text) = setup();
-    let ids = age::parse_identities(&String::from_utf8(std::fs::read(env.key_file(&[0])).unwrap()).unwrap());
+    let ids = age::parse_identities(
+        &String::from_utf8(std::fs::read(env.key_file(&[0])).unwrap()).unwrap(),
+    );
     let bytes = text.into_bytes();
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     let mut failures = 0;
@@ -153,5 +221,8 @@ fn corruptions_never_panic() {
             failures += 1;
         }
     }
-    assert!(failures > 200, "most corruptions are detected ({failures}/300)");
+    assert!(
+        failures > 200,
+        "most corruptions are detected ({failures}/300)"
+    );
 }

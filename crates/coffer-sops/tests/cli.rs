@@ -16,7 +16,11 @@ const ENV: &str = "#comment\nfoo = bar\nDB_PASSWORD=hunter2\nMULTI=a\\nb\n";
 const INI: &str = "[name]\nfirst = John\nlast  = Smith\n\n[not private]\nnote_unencrypted = hi\n";
 
 fn enc_values(text: &str) -> Vec<String> {
-    Regex::new(r"ENC\[AES256_GCM,[^\]]*\]").unwrap().find_iter(text).map(|m| m.as_str().to_owned()).collect()
+    Regex::new(r"ENC\[AES256_GCM,[^\]]*\]")
+        .unwrap()
+        .find_iter(text)
+        .map(|m| m.as_str().to_owned())
+        .collect()
 }
 
 #[test]
@@ -49,7 +53,10 @@ fn round_trip_every_format() {
         assert_eq!(o.stdout, content, "{name} (legacy -d)");
     }
     let yaml = String::from_utf8(env.read("enc.a.yaml")).unwrap();
-    assert!(yaml.contains("    note: stays readable\n"), "cleartext suffix kept");
+    assert!(
+        yaml.contains("    note: stays readable\n"),
+        "cleartext suffix kept"
+    );
     assert!(yaml.contains("    empty: \"\"\n") && yaml.contains("    nothing: null\n"));
     assert!(yaml.contains("        - ENC[") && yaml.contains("type:comment]"));
     assert!(yaml.contains("    unencrypted_suffix: _unencrypted\n    version: 3.13.2\n"));
@@ -60,7 +67,10 @@ fn exit_codes_and_guards() {
     let env = Env::new(2);
     let r = env.ids[0].1.clone();
     env.write("a.yaml", YAML.as_bytes());
-    assert_eq!(env.run(&["encrypt", "-i", "--age", &r, "a.yaml"], &[]).code, 0);
+    assert_eq!(
+        env.run(&["encrypt", "-i", "--age", &r, "a.yaml"], &[]).code,
+        0
+    );
     // already encrypted
     assert_eq!(env.run(&["encrypt", "--age", &r, "a.yaml"], &[]).code, 203);
     // wrong key: could not retrieve key
@@ -71,14 +81,29 @@ fn exit_codes_and_guards() {
     env.write("p.yaml", b"a: b\n");
     assert_eq!(env.run(&["encrypt", "p.yaml"], &[]).code, 111);
     // filestatus
-    assert_eq!(env.run(&["filestatus", "a.yaml"], &[]).text(), "{\"encrypted\":true}\n");
-    assert_eq!(env.run(&["filestatus", "p.yaml"], &[]).text(), "{\"encrypted\":false}\n");
+    assert_eq!(
+        env.run(&["filestatus", "a.yaml"], &[]).text(),
+        "{\"encrypted\":true}\n"
+    );
+    assert_eq!(
+        env.run(&["filestatus", "p.yaml"], &[]).text(),
+        "{\"encrypted\":false}\n"
+    );
     // extract
-    let o = env.run(&["decrypt", "--extract", r#"["app"]["user"]"#, "a.yaml"], &[0]);
+    let o = env.run(
+        &["decrypt", "--extract", r#"["app"]["user"]"#, "a.yaml"],
+        &[0],
+    );
     assert_eq!(o.text(), "alice");
-    let o = env.run(&["decrypt", "--extract", r#"["app"]["port"]"#, "a.yaml"], &[0]);
+    let o = env.run(
+        &["decrypt", "--extract", r#"["app"]["port"]"#, "a.yaml"],
+        &[0],
+    );
     assert_eq!(o.text(), "8443\n");
-    let o = env.run(&["decrypt", "--extract", r#"["app"]["nope"]"#, "a.yaml"], &[0]);
+    let o = env.run(
+        &["decrypt", "--extract", r#"["app"]["nope"]"#, "a.yaml"],
+        &[0],
+    );
     assert_eq!(o.code, 91);
     // decrypt in place
     assert_eq!(env.run(&["decrypt", "-i", "a.yaml"], &[0]).code, 0);
@@ -90,7 +115,12 @@ fn no_mac_vector_needs_ignore_mac() {
     let env = Env::new(0);
     let home = tempfile::tempdir().unwrap();
     let key = common::vectors().join("getsops-sops/keys/sops_functional_tests_key.asc");
-    let st = std::process::Command::new("gpg").env("GNUPGHOME", home.path()).args(["--batch", "--quiet", "--import"]).arg(key).status().unwrap();
+    let st = std::process::Command::new("gpg")
+        .env("GNUPGHOME", home.path())
+        .args(["--batch", "--quiet", "--import"])
+        .arg(key)
+        .status()
+        .unwrap();
     assert!(st.success());
     let file = common::vectors().join("getsops-sops/functional-tests/no_mac.yaml");
     let mut c = env.cmd(&["decrypt", file.to_str().unwrap()]);
@@ -108,7 +138,10 @@ fn set_unset_keep_unchanged_ciphertexts() {
     let env = Env::new(1);
     let r = env.ids[0].1.clone();
     env.write("a.yaml", YAML.as_bytes());
-    assert_eq!(env.run(&["encrypt", "-i", "--age", &r, "a.yaml"], &[]).code, 0);
+    assert_eq!(
+        env.run(&["encrypt", "-i", "--age", &r, "a.yaml"], &[]).code,
+        0
+    );
     let before = enc_values(&String::from_utf8(env.read("a.yaml")).unwrap());
     let o = env.run(&["set", "a.yaml", r#"["app"]["user"]"#, r#""bob""#], &[0]);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -117,22 +150,61 @@ fn set_unset_keep_unchanged_ciphertexts() {
     // all but the changed value (and the MAC) are byte-identical
     let same = before.iter().filter(|v| after.contains(v)).count();
     assert_eq!(same, before.len() - 2, "only user and mac change");
-    let o = env.run(&["decrypt", "--extract", r#"["app"]["user"]"#, "a.yaml"], &[0]);
+    let o = env.run(
+        &["decrypt", "--extract", r#"["app"]["user"]"#, "a.yaml"],
+        &[0],
+    );
     assert_eq!(o.text(), "bob");
     // JSON subtree and append
-    assert_eq!(env.run(&["set", "a.yaml", r#"["new"]["list"][3]"#, r#"{"k": [1, 2]}"#], &[0]).code, 0);
-    let o = env.run(&["decrypt", "--extract", r#"["new"]["list"][0]["k"][1]"#, "a.yaml"], &[0]);
+    assert_eq!(
+        env.run(
+            &["set", "a.yaml", r#"["new"]["list"][3]"#, r#"{"k": [1, 2]}"#],
+            &[0]
+        )
+        .code,
+        0
+    );
+    let o = env.run(
+        &[
+            "decrypt",
+            "--extract",
+            r#"["new"]["list"][0]["k"][1]"#,
+            "a.yaml",
+        ],
+        &[0],
+    );
     assert_eq!(o.text(), "2\n");
     // idempotent set does not rewrite
     let snapshot = env.read("a.yaml");
-    assert_eq!(env.run(&["set", "--idempotent", "a.yaml", r#"["app"]["user"]"#, r#""bob""#], &[0]).code, 0);
+    assert_eq!(
+        env.run(
+            &[
+                "set",
+                "--idempotent",
+                "a.yaml",
+                r#"["app"]["user"]"#,
+                r#""bob""#
+            ],
+            &[0]
+        )
+        .code,
+        0
+    );
     assert_eq!(env.read("a.yaml"), snapshot);
     // unset
     assert_eq!(env.run(&["unset", "a.yaml", r#"["new"]"#], &[0]).code, 0);
     assert_eq!(env.run(&["unset", "a.yaml", r#"["new"]"#], &[0]).code, 91);
-    assert_eq!(env.run(&["unset", "--idempotent", "a.yaml", r#"["new"]"#], &[0]).code, 0);
+    assert_eq!(
+        env.run(&["unset", "--idempotent", "a.yaml", r#"["new"]"#], &[0])
+            .code,
+        0
+    );
     // bad JSON value
-    assert_ne!(env.run(&["set", "a.yaml", r#"["x"]"#, "not json"], &[0]).code, 0);
+    assert_ne!(
+        env.run(&["set", "a.yaml", r#"["x"]"#, "not json"], &[0])
+            .code,
+        0
+    );
 }
 
 #[test]
@@ -140,7 +212,11 @@ fn rotate_and_updatekeys() {
     let env = Env::new(2);
     let (r0, r1) = (env.ids[0].1.clone(), env.ids[1].1.clone());
     env.write("a.yaml", YAML.as_bytes());
-    assert_eq!(env.run(&["encrypt", "-i", "--age", &r0, "a.yaml"], &[]).code, 0);
+    assert_eq!(
+        env.run(&["encrypt", "-i", "--age", &r0, "a.yaml"], &[])
+            .code,
+        0
+    );
     let before = String::from_utf8(env.read("a.yaml")).unwrap();
     // rotate with an added recipient: every ciphertext changes
     let o = env.run(&["rotate", "-i", "--add-age", &r1, "a.yaml"], &[0]);
@@ -148,18 +224,32 @@ fn rotate_and_updatekeys() {
     let after = String::from_utf8(env.read("a.yaml")).unwrap();
     let old = enc_values(&before);
     assert!(enc_values(&after).iter().all(|v| !old.contains(v)));
-    assert_eq!(env.run(&["decrypt", "a.yaml"], &[1]).stdout, YAML.as_bytes());
+    assert_eq!(
+        env.run(&["decrypt", "a.yaml"], &[1]).stdout,
+        YAML.as_bytes()
+    );
     // updatekeys from .sops.yaml: only r1 remains; values, lastmodified and MAC untouched
-    env.write(".sops.yaml", format!("creation_rules:\n  - path_regex: \\.yaml$\n    age: {r1}\n").as_bytes());
+    env.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: \\.yaml$\n    age: {r1}\n").as_bytes(),
+    );
     let o = env.run(&["updatekeys", "-y", "a.yaml"], &[1]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let updated = String::from_utf8(env.read("a.yaml")).unwrap();
     assert_eq!(enc_values(&updated), enc_values(&after));
     assert!(!updated.contains(&r0) && updated.contains(&r1));
-    let lm = |t: &str| t.lines().find(|l| l.contains("lastmodified")).unwrap().to_owned();
+    let lm = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("lastmodified"))
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(lm(&updated), lm(&after));
     assert_eq!(env.run(&["decrypt", "a.yaml"], &[0]).code, 128);
-    assert_eq!(env.run(&["decrypt", "a.yaml"], &[1]).stdout, YAML.as_bytes());
+    assert_eq!(
+        env.run(&["decrypt", "a.yaml"], &[1]).stdout,
+        YAML.as_bytes()
+    );
 }
 
 #[test]
@@ -175,13 +265,23 @@ fn sops_yaml_rules_and_shamir() {
         .as_bytes(),
     );
     std::fs::create_dir(env.path("k8s")).unwrap();
-    env.write("k8s/s.yaml", b"apiVersion: v1\nkind: Secret\nstringData:\n    password: hunter2\n");
+    env.write(
+        "k8s/s.yaml",
+        b"apiVersion: v1\nkind: Secret\nstringData:\n    password: hunter2\n",
+    );
     assert_eq!(env.run(&["encrypt", "-i", "k8s/s.yaml"], &[]).code, 0);
     let t = String::from_utf8(env.read("k8s/s.yaml")).unwrap();
     assert!(t.contains("kind: Secret") && !t.contains("hunter2"));
-    assert!(t.contains("mac_only_encrypted: true") && t.contains("encrypted_regex: ^(data|stringData)$"));
+    assert!(
+        t.contains("mac_only_encrypted: true")
+            && t.contains("encrypted_regex: ^(data|stringData)$")
+    );
     // editing a cleartext field by hand keeps the MAC valid with mac_only_encrypted
-    std::fs::write(env.path("k8s/s.yaml"), t.replace("kind: Secret", "kind: Other")).unwrap();
+    std::fs::write(
+        env.path("k8s/s.yaml"),
+        t.replace("kind: Secret", "kind: Other"),
+    )
+    .unwrap();
     assert_eq!(env.run(&["decrypt", "k8s/s.yaml"], &[0]).code, 0);
 
     env.write("s.yaml", b"a: secret\n");
@@ -200,30 +300,48 @@ fn edit_uses_private_temp_file() {
     let env = Env::new(1);
     let r = env.ids[0].1.clone();
     env.write("a.yaml", YAML.as_bytes());
-    assert_eq!(env.run(&["encrypt", "-i", "--age", &r, "a.yaml"], &[]).code, 0);
+    assert_eq!(
+        env.run(&["encrypt", "-i", "--age", &r, "a.yaml"], &[]).code,
+        0
+    );
     let dir = env.dir.path().display().to_string();
     let script = format!(
         "#!/bin/sh\nstat -c %a \"$1\" > '{dir}/perms'\nstat -c %a \"$(dirname \"$1\")\" > '{dir}/dirperms'\necho \"$1\" > '{dir}/path'\nsed -i 's/alice/carol/' \"$1\"\n"
     );
     let ed = env.write("editor.sh", script.as_bytes());
-    std::process::Command::new("chmod").arg("+x").arg(&ed).status().unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&ed)
+        .status()
+        .unwrap();
     let before = enc_values(&String::from_utf8(env.read("a.yaml")).unwrap());
     let mut c = env.cmd(&["edit", "a.yaml"]);
-    c.env("EDITOR", &ed).env("SOPS_AGE_KEY_FILE", env.key_file(&[0]));
+    c.env("EDITOR", &ed)
+        .env("SOPS_AGE_KEY_FILE", env.key_file(&[0]));
     let o = cli::run_cmd(c, None);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(String::from_utf8(env.read("perms")).unwrap().trim(), "600");
-    assert_eq!(String::from_utf8(env.read("dirperms")).unwrap().trim(), "700");
+    assert_eq!(
+        String::from_utf8(env.read("dirperms")).unwrap().trim(),
+        "700"
+    );
     let tmp = String::from_utf8(env.read("path")).unwrap();
-    assert!(!std::path::Path::new(tmp.trim()).exists(), "temp file removed");
+    assert!(
+        !std::path::Path::new(tmp.trim()).exists(),
+        "temp file removed"
+    );
     let o = env.run(&["decrypt", "a.yaml"], &[0]);
     assert_eq!(o.text(), YAML.replace("alice", "carol"));
     let after = enc_values(&String::from_utf8(env.read("a.yaml")).unwrap());
-    assert_eq!(before.iter().filter(|v| after.contains(v)).count(), before.len() - 2);
+    assert_eq!(
+        before.iter().filter(|v| after.contains(v)).count(),
+        before.len() - 2
+    );
     // unchanged → exit 200, file untouched
     let snapshot = env.read("a.yaml");
     let mut c = env.cmd(&["edit", "a.yaml"]);
-    c.env("EDITOR", "true").env("SOPS_AGE_KEY_FILE", env.key_file(&[0]));
+    c.env("EDITOR", "true")
+        .env("SOPS_AGE_KEY_FILE", env.key_file(&[0]));
     assert_eq!(cli::run_cmd(c, None).code, 200);
     assert_eq!(env.read("a.yaml"), snapshot);
 }
@@ -233,8 +351,14 @@ fn exec_env_and_exec_file() {
     let env = Env::new(1);
     let r = env.ids[0].1.clone();
     env.write("a.env", ENV.as_bytes());
-    assert_eq!(env.run(&["encrypt", "-i", "--age", &r, "a.env"], &[]).code, 0);
-    let o = env.run(&["exec-env", "a.env", "printf %s \"$DB_PASSWORD\"; exit 3"], &[0]);
+    assert_eq!(
+        env.run(&["encrypt", "-i", "--age", &r, "a.env"], &[]).code,
+        0
+    );
+    let o = env.run(
+        &["exec-env", "a.env", "printf %s \"$DB_PASSWORD\"; exit 3"],
+        &[0],
+    );
     assert_eq!((o.code, o.text().as_str()), (3, "hunter2"));
     let o = env.run(&["exec-file", "a.env", "cat {}; stat -c %a {} >&2"], &[0]);
     assert_eq!(o.code, 0);
@@ -247,7 +371,12 @@ fn pgp_keys_through_gpg() {
     let env = Env::new(0);
     let home = tempfile::tempdir().unwrap();
     let key = common::vectors().join("getsops-sops/keys/sops_functional_tests_key.asc");
-    let st = std::process::Command::new("gpg").env("GNUPGHOME", home.path()).args(["--batch", "--quiet", "--import"]).arg(key).output().unwrap();
+    let st = std::process::Command::new("gpg")
+        .env("GNUPGHOME", home.path())
+        .args(["--batch", "--quiet", "--import"])
+        .arg(key)
+        .output()
+        .unwrap();
     assert!(st.status.success());
     env.write("a.yaml", YAML.as_bytes());
     let fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
@@ -256,7 +385,11 @@ fn pgp_keys_through_gpg() {
     let o = cli::run_cmd(c, None);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let t = String::from_utf8(env.read("a.yaml")).unwrap();
-    assert!(t.contains("-----BEGIN PGP MESSAGE-----") && t.contains(&format!("fp: {fp}")) && t.contains("created_at: \""));
+    assert!(
+        t.contains("-----BEGIN PGP MESSAGE-----")
+            && t.contains(&format!("fp: {fp}"))
+            && t.contains("created_at: \"")
+    );
     let mut c = env.cmd(&["decrypt", "a.yaml"]);
     c.env("GNUPGHOME", home.path());
     assert_eq!(cli::run_cmd(c, None).stdout, YAML.as_bytes());
@@ -272,14 +405,29 @@ fn edit_new_file_and_stdin() {
     let env = Env::new(1);
     let r = env.ids[0].1.clone();
     let ed = env.write("editor.sh", b"#!/bin/sh\nprintf 'token: abc\\n' > \"$1\"\n");
-    std::process::Command::new("chmod").arg("+x").arg(&ed).status().unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&ed)
+        .status()
+        .unwrap();
     let mut c = env.cmd(&["edit", "--age", &r, "new.yaml"]);
     c.env("EDITOR", &ed);
     let o = cli::run_cmd(c, None);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(env.run(&["decrypt", "new.yaml"], &[0]).text(), "token: abc\n");
+    assert_eq!(
+        env.run(&["decrypt", "new.yaml"], &[0]).text(),
+        "token: abc\n"
+    );
     // stdin in, stdout out
-    let mut c = env.cmd(&["encrypt", "--age", &r, "--input-type", "json", "--output-type", "json"]);
+    let mut c = env.cmd(&[
+        "encrypt",
+        "--age",
+        &r,
+        "--input-type",
+        "json",
+        "--output-type",
+        "json",
+    ]);
     c.env_remove("SOPS_AGE_KEY_FILE");
     let o = cli::run_cmd(c, Some(br#"{"a": 1}"#));
     assert_eq!(o.code, 0, "{}", o.stderr);

@@ -21,36 +21,66 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("--").arg(format!("-{}", self.child.id())).status();
+        let _ = Command::new("kill")
+            .arg("--")
+            .arg(format!("-{}", self.child.id()))
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
 fn coffer_bin() -> PathBuf {
-    let bin = std::env::var_os("COFFER_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_BIN_EXE_coffer-sops")).with_file_name("coffer")
-    });
-    assert!(bin.is_file(), "the coffer server binary is missing at {}: run `cargo build -p coffer` or set COFFER_BIN", bin.display());
+    let bin = std::env::var_os("COFFER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_BIN_EXE_coffer-sops")).with_file_name("coffer")
+        });
+    assert!(
+        bin.is_file(),
+        "the coffer server binary is missing at {}: run `cargo build -p coffer` or set COFFER_BIN",
+        bin.display()
+    );
     bin
 }
 
 fn api(s: &Server, method: &str, path: &str, body: &str) -> (u16, String) {
     let url = format!("{}{path}", s.addr);
-    let (st, b) = http::request(method, &url, &[("X-Vault-Token", "root"), ("Content-Type", "application/json")], body.as_bytes()).unwrap();
+    let (st, b) = http::request(
+        method,
+        &url,
+        &[
+            ("X-Vault-Token", "root"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .unwrap();
     (st, String::from_utf8_lossy(&b).into_owned())
 }
 
 fn start() -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(coffer_bin())
-        .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address=127.0.0.1:{port}")])
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
         .unwrap();
-    let s = Server { child, addr: format!("http://127.0.0.1:{port}") };
+    let s = Server {
+        child,
+        addr: format!("http://127.0.0.1:{port}"),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok((200, _)) = http::request("GET", &format!("{}/v1/sys/health", s.addr), &[], b"") {
@@ -59,7 +89,12 @@ fn start() -> Server {
         assert!(Instant::now() < deadline, "coffer dev server did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (st, b) = api(&s, "POST", "/v1/sys/mounts/transit", r#"{"type": "transit"}"#);
+    let (st, b) = api(
+        &s,
+        "POST",
+        "/v1/sys/mounts/transit",
+        r#"{"type": "transit"}"#,
+    );
     assert!((200..300).contains(&st), "enable transit: {st} {b}");
     let (st, b) = api(&s, "POST", "/v1/transit/keys/sops", "{}");
     assert!((200..300).contains(&st), "create key: {st} {b}");
@@ -81,7 +116,12 @@ fn transit_against_coffer_server() {
     let mut c = env.cmd(&["decrypt", "a.yaml"]);
     c.env("VAULT_TOKEN", "root");
     let o = cli::run_cmd(c, None);
-    assert_eq!((o.code, o.text().as_str()), (0, "db:\n    password: hunter2\n"), "{}", o.stderr);
+    assert_eq!(
+        (o.code, o.text().as_str()),
+        (0, "db:\n    password: hunter2\n"),
+        "{}",
+        o.stderr
+    );
     let mut c = env.cmd(&["decrypt", "a.yaml"]);
     c.env("VAULT_TOKEN", "wrong");
     assert_eq!(cli::run_cmd(c, None).code, 128);

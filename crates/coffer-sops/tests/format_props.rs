@@ -38,9 +38,21 @@ fn scalar() -> impl Strategy<Value = Value> {
 fn value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(3, 24, 5, |inner| {
         prop_oneof![
-            prop::collection::vec((text().prop_filter("non-empty key", |k| !k.is_empty()), inner.clone()), 0..4).prop_map(|kv| {
+            prop::collection::vec(
+                (
+                    text().prop_filter("non-empty key", |k| !k.is_empty()),
+                    inner.clone()
+                ),
+                0..4
+            )
+            .prop_map(|kv| {
                 let mut seen = std::collections::HashSet::new();
-                Value::Map(kv.into_iter().filter(|(k, _)| seen.insert(k.clone())).map(|(k, v)| Item::Pair(k, v)).collect())
+                Value::Map(
+                    kv.into_iter()
+                        .filter(|(k, _)| seen.insert(k.clone()))
+                        .map(|(k, v)| Item::Pair(k, v))
+                        .collect(),
+                )
             }),
             prop::collection::vec(inner, 0..4).prop_map(Value::Seq),
         ]
@@ -48,7 +60,15 @@ fn value() -> impl Strategy<Value = Value> {
 }
 
 fn branch() -> impl Strategy<Value = Vec<Item>> {
-    prop::collection::vec((text().prop_filter("non-empty key", |k| !k.is_empty() && k != "sops"), value(), any::<bool>()), 1..5).prop_map(|kv| {
+    prop::collection::vec(
+        (
+            text().prop_filter("non-empty key", |k| !k.is_empty() && k != "sops"),
+            value(),
+            any::<bool>(),
+        ),
+        1..5,
+    )
+    .prop_map(|kv| {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for (k, v, comment) in kv {

@@ -15,14 +15,25 @@ const AGE_ENC: &str = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub
 const MAC: &str = "ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]";
 
 fn meta(groups: Vec<KeyGroup>, threshold: Option<usize>) -> Metadata {
-    let mut m = Metadata::new(groups, RuleFields { encrypted_regex: Some("^(data|stringData)$".into()), ..Default::default() }, true, threshold);
+    let mut m = Metadata::new(
+        groups,
+        RuleFields {
+            encrypted_regex: Some("^(data|stringData)$".into()),
+            ..Default::default()
+        },
+        true,
+        threshold,
+    );
     m.lastmodified = "2026-11-22T08:28:14Z".into();
     m.mac = Some(MAC.into());
     m
 }
 
 fn age() -> MasterKey {
-    MasterKey::Age { recipient: "age1gkgx0wwayggapf63v9j43czs03lg75d3dfpr2xd0putqacuylytqmlanjt".into(), enc: AGE_ENC.into() }
+    MasterKey::Age {
+        recipient: "age1gkgx0wwayggapf63v9j43czs03lg75d3dfpr2xd0putqacuylytqmlanjt".into(),
+        enc: AGE_ENC.into(),
+    }
 }
 
 fn vault() -> MasterKey {
@@ -36,18 +47,38 @@ fn vault() -> MasterKey {
 }
 
 fn check(name: &str, got: &[u8]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("COFFER_BLESS").is_some() {
         std::fs::write(&path, got).unwrap();
     }
-    let want = std::fs::read(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(String::from_utf8_lossy(got), String::from_utf8_lossy(&want), "{name}");
+    let want =
+        std::fs::read(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(
+        String::from_utf8_lossy(got),
+        String::from_utf8_lossy(&want),
+        "{name}"
+    );
 }
 
 #[test]
 fn metadata_layouts() {
-    let one = meta(vec![KeyGroup { keys: vec![age(), vault()] }], None);
-    let groups = meta(vec![KeyGroup { keys: vec![age()] }, KeyGroup { keys: vec![vault()] }], Some(2));
+    let one = meta(
+        vec![KeyGroup {
+            keys: vec![age(), vault()],
+        }],
+        None,
+    );
+    let groups = meta(
+        vec![
+            KeyGroup { keys: vec![age()] },
+            KeyGroup {
+                keys: vec![vault()],
+            },
+        ],
+        Some(2),
+    );
     let data = vec![vec![
         Item::Comment("ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:comment]".into()),
         Item::Pair("data".into(), Value::Map(vec![Item::Pair("k".into(), Value::Str("ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]".into()))])),
@@ -61,7 +92,10 @@ fn metadata_layouts() {
     ] {
         let mut branches = data.clone();
         if f == Format::Ini {
-            branches = vec![vec![Item::Pair("data".into(), Value::Map(vec![Item::Pair("k".into(), Value::Str("v".into()))]))]];
+            branches = vec![vec![Item::Pair(
+                "data".into(),
+                Value::Map(vec![Item::Pair("k".into(), Value::Str("v".into()))]),
+            )]];
         }
         if f == Format::Dotenv {
             branches = vec![vec![Item::Pair("k".into(), Value::Str("v".into()))]];

@@ -17,21 +17,36 @@ use coffer_sops::format::{self, Format};
 use coffer_sops::tree::{Item, Value};
 
 fn python() -> PathBuf {
-    let venv = std::env::var_os("COFFER_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root/.cache/coffer/venv"));
+    let venv = std::env::var_os("COFFER_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.cache/coffer/venv"));
     let py = venv.join("bin/python");
     assert!(
         py.is_file(),
         "the Python test venv is missing at {}: create it and `pip install -r crates/coffer-sops/tests/requirements.txt` (or set COFFER_TEST_VENV)",
         venv.display()
     );
-    let ok = Command::new(&py).args(["-c", "import pyrage, cryptography, yaml"]).status().unwrap().success();
-    assert!(ok, "the venv lacks pyrage/cryptography/PyYAML: pip install -r crates/coffer-sops/tests/requirements.txt");
+    let ok = Command::new(&py)
+        .args(["-c", "import pyrage, cryptography, yaml"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        ok,
+        "the venv lacks pyrage/cryptography/PyYAML: pip install -r crates/coffer-sops/tests/requirements.txt"
+    );
     py
 }
 
 fn check(fmt: &str, file: &Path, keys: &Path) -> Result<serde_json::Value, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sops_check.py");
-    let o = Command::new(python()).arg(script).arg(fmt).arg(file).env("SOPS_AGE_KEY_FILE", keys).output().unwrap();
+    let o = Command::new(python())
+        .arg(script)
+        .arg(fmt)
+        .arg(file)
+        .env("SOPS_AGE_KEY_FILE", keys)
+        .output()
+        .unwrap();
     if !o.status.success() {
         return Err(String::from_utf8_lossy(&o.stderr).into_owned());
     }
@@ -44,9 +59,13 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) => J::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         Value::Str(s) | Value::Time(s) => J::String(s.clone()),
-        Value::Bytes(b) => serde_json::json!({ "bytes_b64": base64::engine::general_purpose::STANDARD.encode(b) }),
+        Value::Bytes(b) => {
+            serde_json::json!({ "bytes_b64": base64::engine::general_purpose::STANDARD.encode(b) })
+        }
         Value::Map(items) => J::Object(
             items
                 .iter()
@@ -56,13 +75,22 @@ fn to_json(v: &Value) -> serde_json::Value {
                 })
                 .collect(),
         ),
-        Value::Seq(e) => J::Array(e.iter().filter(|x| !matches!(x, Value::Comment(_))).map(to_json).collect()),
+        Value::Seq(e) => J::Array(
+            e.iter()
+                .filter(|x| !matches!(x, Value::Comment(_)))
+                .map(to_json)
+                .collect(),
+        ),
         Value::Comment(_) => J::Null,
     }
 }
 
 fn expected(plain: &[u8], f: Format) -> serde_json::Value {
-    let docs: Vec<serde_json::Value> = format::load_plain(plain, f).unwrap().iter().map(|b| to_json(&Value::Map(b.clone()))).collect();
+    let docs: Vec<serde_json::Value> = format::load_plain(plain, f)
+        .unwrap()
+        .iter()
+        .map(|b| to_json(&Value::Map(b.clone())))
+        .collect();
     serde_json::Value::Array(docs)
 }
 
@@ -70,11 +98,31 @@ fn expected(plain: &[u8], f: Format) -> serde_json::Value {
 fn checker_accepts_real_sops_vectors() {
     let v = common::vectors();
     for (file, fmt, keys) in [
-        ("humphd-sops-age/secret.enc.yaml", "yaml", "humphd-sops-age/key.txt"),
-        ("humphd-sops-age/secret.enc.json", "json", "humphd-sops-age/key.txt"),
-        ("humphd-sops-age/secret.enc.env", "dotenv", "humphd-sops-age/key.txt"),
-        ("synthetic/shamir-2of3.enc.yaml", "yaml", "synthetic/keys-group1-and-3-only.txt"),
-        ("synthetic/mac-only-encrypted.enc.yaml", "yaml", "synthetic/keys.txt"),
+        (
+            "humphd-sops-age/secret.enc.yaml",
+            "yaml",
+            "humphd-sops-age/key.txt",
+        ),
+        (
+            "humphd-sops-age/secret.enc.json",
+            "json",
+            "humphd-sops-age/key.txt",
+        ),
+        (
+            "humphd-sops-age/secret.enc.env",
+            "dotenv",
+            "humphd-sops-age/key.txt",
+        ),
+        (
+            "synthetic/shamir-2of3.enc.yaml",
+            "yaml",
+            "synthetic/keys-group1-and-3-only.txt",
+        ),
+        (
+            "synthetic/mac-only-encrypted.enc.yaml",
+            "yaml",
+            "synthetic/keys.txt",
+        ),
     ] {
         check(fmt, &v.join(file), &v.join(keys)).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
@@ -88,9 +136,24 @@ fn coffer_output_decrypts_with_the_python_checker() {
     let yaml = "# top\napp:\n    user: alice\n    port: 8443\n    ratio: 0.25\n    enabled: false\n    # in map\n    password: s3cr3t\n    empty: \"\"\n    nothing: null\n    hosts:\n        # in list\n        - a.example\n        - b.example\n    multi: |\n        line one\n        line two\nkeep_unencrypted:\n    note: readable\n---\nsecond: doc\n";
     let cases: Vec<(&str, &str, Vec<u8>, Format)> = vec![
         ("a.yaml", "yaml", yaml.as_bytes().to_vec(), Format::Yaml),
-        ("a.json", "json", br#"{"a": "s", "n": 7, "f": 1.5, "l": [1, "x", {"k": true}], "e": ""}"#.to_vec(), Format::Json),
-        ("a.env", "dotenv", b"#c\nfoo = bar\nB=x\\ny\n".to_vec(), Format::Dotenv),
-        ("a.ini", "ini", b"[s]\nk = v\n[t_unencrypted]\nz = 1\n".to_vec(), Format::Ini),
+        (
+            "a.json",
+            "json",
+            br#"{"a": "s", "n": 7, "f": 1.5, "l": [1, "x", {"k": true}], "e": ""}"#.to_vec(),
+            Format::Json,
+        ),
+        (
+            "a.env",
+            "dotenv",
+            b"#c\nfoo = bar\nB=x\\ny\n".to_vec(),
+            Format::Dotenv,
+        ),
+        (
+            "a.ini",
+            "ini",
+            b"[s]\nk = v\n[t_unencrypted]\nz = 1\n".to_vec(),
+            Format::Ini,
+        ),
         ("a.bin", "binary", binary.clone(), Format::Binary),
     ];
     let keys = env.key_file(&[0]);
@@ -112,14 +175,21 @@ fn coffer_output_decrypts_with_the_python_checker() {
         if *f != Format::Binary && *f != Format::Ini {
             let o = env.run(&["set", name, r#"["added"]"#, r#""v""#], &[0]);
             assert_eq!(o.code, 0, "{name}: {}", o.stderr);
-            let got = check(fmt, &env.path(name), &keys).unwrap_or_else(|e| panic!("{name} after set: {e}"));
+            let got = check(fmt, &env.path(name), &keys)
+                .unwrap_or_else(|e| panic!("{name} after set: {e}"));
             assert_eq!(got["documents"][0]["added"], "v");
         }
     }
     // tampering a cleartext value must make the checker fail (MAC)
-    let t = String::from_utf8(env.read("a.yaml")).unwrap().replace("note: readable", "note: changed");
+    let t = String::from_utf8(env.read("a.yaml"))
+        .unwrap()
+        .replace("note: readable", "note: changed");
     env.write("t.yaml", t.as_bytes());
-    assert!(check("yaml", &env.path("t.yaml"), &keys).unwrap_err().contains("MAC"));
+    assert!(
+        check("yaml", &env.path("t.yaml"), &keys)
+            .unwrap_err()
+            .contains("MAC")
+    );
 
     // Shamir 2-of-3 and mac_only_encrypted from .sops.yaml
     env.write(
@@ -133,7 +203,10 @@ fn coffer_output_decrypts_with_the_python_checker() {
     env.write("s.yaml", b"a: secret\nb:\n    - 1\n    - 2\n");
     assert_eq!(env.run(&["encrypt", "-i", "s.yaml"], &[]).code, 0);
     let got = check("yaml", &env.path("s.yaml"), &env.key_file(&[1, 2])).unwrap();
-    assert_eq!(got["documents"], expected(b"a: secret\nb:\n    - 1\n    - 2\n", Format::Yaml));
+    assert_eq!(
+        got["documents"],
+        expected(b"a: secret\nb:\n    - 1\n    - 2\n", Format::Yaml)
+    );
     env.write("k8s.yaml", b"kind: Secret\nstringData:\n    password: p\n");
     assert_eq!(env.run(&["encrypt", "-i", "k8s.yaml"], &[]).code, 0);
     let got = check("yaml", &env.path("k8s.yaml"), &keys).unwrap();

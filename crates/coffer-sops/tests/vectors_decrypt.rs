@@ -22,7 +22,11 @@ fn gnupg_home() -> tempfile::TempDir {
         .arg(&key)
         .output()
         .expect("gpg must be installed for the PGP vectors");
-    assert!(st.status.success(), "gpg --import failed: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "gpg --import failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     dir
 }
 
@@ -30,7 +34,10 @@ fn ctx_for(entry: &serde_json::Value, home: &Path) -> KeyContext {
     let mut ctx = KeyContext::with_order("age,pgp");
     ctx.gnupg_home = Some(home.to_owned());
     if entry["master_key_type"] == "age" {
-        let text = std::fs::read_to_string(common::vectors().join(entry["private_key_file"].as_str().unwrap())).unwrap();
+        let text = std::fs::read_to_string(
+            common::vectors().join(entry["private_key_file"].as_str().unwrap()),
+        )
+        .unwrap();
         ctx = ctx.with_identities(age::parse_identities(&text));
     }
     ctx
@@ -93,21 +100,35 @@ fn all_vectors_decrypt_and_verify() {
         let no_mac = file.ends_with("no_mac.yaml");
         let res = document::decrypt(&bytes, f, &mut ctx, false);
         let dec = if no_mac {
-            assert!(matches!(res, Err(Error::MacNotFound)), "{file}: must need --ignore-mac");
+            assert!(
+                matches!(res, Err(Error::MacNotFound)),
+                "{file}: must need --ignore-mac"
+            );
             assert_eq!(Error::MacNotFound.exit_code(), 51);
             document::decrypt(&bytes, f, &mut ctx_for(&e, home.path()), true).unwrap()
         } else {
             res.unwrap_or_else(|err| panic!("{file}: {err}"))
         };
-        assert_eq!(hex::encode(dec.key.as_bytes()), e["data_key_hex"].as_str().unwrap(), "{file}");
+        assert_eq!(
+            hex::encode(dec.key.as_bytes()),
+            e["data_key_hex"].as_str().unwrap(),
+            "{file}"
+        );
         let (enc_branches, _) = document::parse_encrypted(&bytes, f).unwrap();
         let got = encrypted_leaves(&enc_branches, &dec.branches);
-        let want: Vec<&serde_json::Value> =
-            e["encrypted_leaves_in_order"].as_array().unwrap().iter().filter(|l| l["plaintext"] != "").collect();
+        let want: Vec<&serde_json::Value> = e["encrypted_leaves_in_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["plaintext"] != "")
+            .collect();
         assert_eq!(got.len(), want.len(), "{file}: {got:?}");
         for ((aad, v), l) in got.iter().zip(want) {
             assert_eq!(aad, l["aad"].as_str().unwrap(), "{file}");
-            assert!(matches_expected(v, l), "{file}: {aad} decrypted to {v:?}, expected {l}");
+            assert!(
+                matches_expected(v, l),
+                "{file}: {aad} decrypted to {v:?}, expected {l}"
+            );
         }
         // the plaintext output parses back to the same tree
         let out = dec.plaintext(f, Style::default()).unwrap();
@@ -127,7 +148,14 @@ fn all_vectors_decrypt_and_verify() {
 /// JSON drops comments; everything else keeps them.
 fn strip_seq_comments(b: &[Branch], f: Format) -> Vec<Branch> {
     if f == Format::Json {
-        b.iter().map(|br| br.iter().filter(|i| !matches!(i, Item::Comment(_))).cloned().collect()).collect()
+        b.iter()
+            .map(|br| {
+                br.iter()
+                    .filter(|i| !matches!(i, Item::Comment(_)))
+                    .cloned()
+                    .collect()
+            })
+            .collect()
     } else {
         b.to_vec()
     }
@@ -141,20 +169,51 @@ fn plain_tree(path: &str, f: Format) -> Vec<Branch> {
 fn decrypted_files_equal_their_plaintext() {
     let home = gnupg_home();
     let cases = [
-        ("getsops-sops/functional-tests/comments.enc.yaml", "getsops-sops/functional-tests/comments.yaml", Format::Yaml, false),
-        ("humphd-sops-age/secret.enc.json", "humphd-sops-age/secret.json", Format::Json, true),
-        ("synthetic/shamir-2of3.enc.yaml", "synthetic/shamir-2of3.yaml", Format::Yaml, true),
-        ("synthetic/mac-only-encrypted.enc.yaml", "synthetic/mac-only-encrypted.yaml", Format::Yaml, true),
+        (
+            "getsops-sops/functional-tests/comments.enc.yaml",
+            "getsops-sops/functional-tests/comments.yaml",
+            Format::Yaml,
+            false,
+        ),
+        (
+            "humphd-sops-age/secret.enc.json",
+            "humphd-sops-age/secret.json",
+            Format::Json,
+            true,
+        ),
+        (
+            "synthetic/shamir-2of3.enc.yaml",
+            "synthetic/shamir-2of3.yaml",
+            Format::Yaml,
+            true,
+        ),
+        (
+            "synthetic/mac-only-encrypted.enc.yaml",
+            "synthetic/mac-only-encrypted.yaml",
+            Format::Yaml,
+            true,
+        ),
     ];
     for (enc, plain, f, age_key) in cases {
         let mut ctx = KeyContext::with_order("age,pgp");
         ctx.gnupg_home = Some(home.path().to_owned());
         if age_key {
-            let kf = if enc.contains("humphd") { "humphd-sops-age/key.txt" } else { "synthetic/keys.txt" };
-            ctx = ctx.with_identities(age::parse_identities(&std::fs::read_to_string(common::vectors().join(kf)).unwrap()));
+            let kf = if enc.contains("humphd") {
+                "humphd-sops-age/key.txt"
+            } else {
+                "synthetic/keys.txt"
+            };
+            ctx = ctx.with_identities(age::parse_identities(
+                &std::fs::read_to_string(common::vectors().join(kf)).unwrap(),
+            ));
         }
-        let dec = document::decrypt(&std::fs::read(common::vectors().join(enc)).unwrap(), f, &mut ctx, false)
-            .unwrap_or_else(|e| panic!("{enc}: {e}"));
+        let dec = document::decrypt(
+            &std::fs::read(common::vectors().join(enc)).unwrap(),
+            f,
+            &mut ctx,
+            false,
+        )
+        .unwrap_or_else(|e| panic!("{enc}: {e}"));
         let mut want = plain_tree(plain, f);
         let mut got = dec.branches.clone();
         if f == Format::Json {
@@ -167,7 +226,13 @@ fn decrypted_files_equal_their_plaintext() {
     // binary: exact bytes
     let mut ctx = KeyContext::with_order("pgp");
     ctx.gnupg_home = Some(home.path().to_owned());
-    let dec = document::decrypt(&std::fs::read(common::vectors().join("getsops-sops/examples/example.txt")).unwrap(), Format::Binary, &mut ctx, false).unwrap();
+    let dec = document::decrypt(
+        &std::fs::read(common::vectors().join("getsops-sops/examples/example.txt")).unwrap(),
+        Format::Binary,
+        &mut ctx,
+        false,
+    )
+    .unwrap();
     let out = dec.plaintext(Format::Binary, Style::default()).unwrap();
     assert!(out.starts_with(b"Welcome to SOPS!\n\nSOPS is a manager"));
     assert!(out.ends_with(b"github.com/mozilla/sops\n\n"));
@@ -175,15 +240,25 @@ fn decrypted_files_equal_their_plaintext() {
 
 #[test]
 fn shamir_with_two_of_three_groups() {
-    let text = std::fs::read_to_string(common::vectors().join("synthetic/keys-group1-and-3-only.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(common::vectors().join("synthetic/keys-group1-and-3-only.txt"))
+            .unwrap();
     let bytes = std::fs::read(common::vectors().join("synthetic/shamir-2of3.enc.yaml")).unwrap();
     let mut ctx = KeyContext::with_order("age").with_identities(age::parse_identities(&text));
     let dec = document::decrypt(&bytes, Format::Yaml, &mut ctx, false).unwrap();
-    let want = std::fs::read_to_string(common::vectors().join("synthetic/shamir-2of3.datakey.hex")).unwrap();
+    let want = std::fs::read_to_string(common::vectors().join("synthetic/shamir-2of3.datakey.hex"))
+        .unwrap();
     assert_eq!(hex::encode(dec.key.as_bytes()), want.trim());
     // one group only is not enough
     let one: Vec<_> = age::parse_identities(&text).into_iter().take(1).collect();
-    let err = document::decrypt(&bytes, Format::Yaml, &mut KeyContext::with_order("age").with_identities(one), false).err().unwrap();
+    let err = document::decrypt(
+        &bytes,
+        Format::Yaml,
+        &mut KeyContext::with_order("age").with_identities(one),
+        false,
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::DataKey(_)));
     assert_eq!(err.exit_code(), 128);
 }

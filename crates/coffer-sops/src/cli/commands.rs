@@ -15,7 +15,11 @@ use crate::treepath;
 
 /// The key groups and options for a new file: command-line keys win over
 /// the creation rule's; command-line encryption rules win over the rule's.
-pub(super) fn creation(g: &Global, config: Option<&Config>, name: Option<&Path>) -> Result<CreationRule> {
+pub(super) fn creation(
+    g: &Global,
+    config: Option<&Config>,
+    name: Option<&Path>,
+) -> Result<CreationRule> {
     let from_config = match (config, name) {
         (Some(c), Some(n)) if c.has_rules() => Some(c.rule_for(n)?),
         (Some(c), None) if c.has_rules() => Some(c.rule_for(Path::new("-"))?),
@@ -52,11 +56,22 @@ pub(super) fn encrypt(g: &Global, file: Option<&Path>) -> Result<u8> {
     }
     let config = config::find(g.config.as_deref())?;
     let cr = creation(g, config.as_ref(), g.name_for(file).as_deref())?;
-    let meta = Metadata::new(cr.groups, cr.rule, cr.mac_only_encrypted, cr.shamir_threshold);
-    let fout = if fin == Format::Binary { Format::Binary } else { g.output_format(fin)? };
+    let meta = Metadata::new(
+        cr.groups,
+        cr.rule,
+        cr.mac_only_encrypted,
+        cr.shamir_threshold,
+    );
+    let fout = if fin == Format::Binary {
+        Format::Binary
+    } else {
+        g.output_format(fin)?
+    };
     let (out, n) = document::encrypt_new(&branches, meta, fout, g.style(fout, config.as_ref()))?;
     if n == 0 && fin != Format::Binary {
-        eprintln!("warning: the encryption rule left every value in cleartext (nothing was encrypted)");
+        eprintln!(
+            "warning: the encryption rule left every value in cleartext (nothing was encrypted)"
+        );
     }
     emit_output(g, file, &out)?;
     Ok(0)
@@ -71,10 +86,15 @@ pub(super) fn decrypt(g: &Global, file: Option<&Path>) -> Result<u8> {
     let out = match &g.extract {
         Some(p) => {
             if fin == Format::Binary {
-                return Err(Error::Usage("--extract is not possible for binary files".into()));
+                return Err(Error::Usage(
+                    "--extract is not possible for binary files".into(),
+                ));
             }
             let path = treepath::parse(p)?;
-            let first = dec.branches.first().ok_or_else(|| Error::Usage("empty file".into()))?;
+            let first = dec
+                .branches
+                .first()
+                .ok_or_else(|| Error::Usage("empty file".into()))?;
             extract_bytes(treepath::get(first, &path)?, fout, style.indent)?
         }
         None => dec.plaintext(fout, style)?,
@@ -94,29 +114,40 @@ fn extract_bytes(v: &Value, f: Format, indent: Option<usize>) -> Result<Vec<u8>>
 
 fn read_value(g: &Global, value: Option<String>) -> Result<Value> {
     let text = if g.value_stdin {
-        String::from_utf8(read_input(None)?).map_err(|_| Error::Usage("value on stdin is not UTF-8".into()))?
+        String::from_utf8(read_input(None)?)
+            .map_err(|_| Error::Usage("value on stdin is not UTF-8".into()))?
     } else {
         let v = value.ok_or_else(|| Error::Usage("set needs a value (or --value-stdin)".into()))?;
         if g.value_file {
-            std::fs::read_to_string(&v).map_err(|e| Error::Read { path: v.into(), source: e })?
+            std::fs::read_to_string(&v).map_err(|e| Error::Read {
+                path: v.into(),
+                source: e,
+            })?
         } else {
             v
         }
     };
-    json::load_value(text.trim_end_matches('\n')).map_err(|e| Error::Usage(format!("the value must be JSON: {e}")))
+    json::load_value(text.trim_end_matches('\n'))
+        .map_err(|e| Error::Usage(format!("the value must be JSON: {e}")))
 }
 
 fn load_for_update(g: &Global, file: &Path) -> Result<(document::Decrypted, Format)> {
     let bytes = read_input(Some(file))?;
     let f = g.input_format(Some(file))?;
-    Ok((document::decrypt(&bytes, f, &mut g.key_context(), g.ignore_mac)?, f))
+    Ok((
+        document::decrypt(&bytes, f, &mut g.key_context(), g.ignore_mac)?,
+        f,
+    ))
 }
 
 pub(super) fn set(g: &Global, file: &Path, path: &str, value: Option<String>) -> Result<u8> {
     let path = treepath::parse(path)?;
     let value = read_value(g, value)?;
     let (mut dec, f) = load_for_update(g, file)?;
-    let first = dec.branches.first_mut().ok_or_else(|| Error::Usage("empty file".into()))?;
+    let first = dec
+        .branches
+        .first_mut()
+        .ok_or_else(|| Error::Usage("empty file".into()))?;
     let changed = treepath::set(first, &path, value)?;
     if !changed && g.idempotent {
         return Ok(0);
@@ -129,12 +160,18 @@ pub(super) fn set(g: &Global, file: &Path, path: &str, value: Option<String>) ->
 pub(super) fn unset(g: &Global, file: &Path, path: &str) -> Result<u8> {
     let comps = treepath::parse(path)?;
     let (mut dec, f) = load_for_update(g, file)?;
-    let first = dec.branches.first_mut().ok_or_else(|| Error::Usage("empty file".into()))?;
+    let first = dec
+        .branches
+        .first_mut()
+        .ok_or_else(|| Error::Usage("empty file".into()))?;
     if !treepath::unset(first, &comps)? {
         if g.idempotent {
             return Ok(0);
         }
-        return Err(Error::TreePath { path: path.to_owned(), reason: "not found in the file".into() });
+        return Err(Error::TreePath {
+            path: path.to_owned(),
+            reason: "not found in the file".into(),
+        });
     }
     let out = dec.reencrypt(g.style(f, None))?;
     write_atomic(file, &out)?;
@@ -166,24 +203,38 @@ pub(super) fn rotate(g: &Global, file: &Path) -> Result<u8> {
     }
     if let Some(first) = groups.first_mut() {
         for k in adds {
-            if !first.keys.iter().any(|e| e.kind() == k.kind() && e.id() == k.id()) {
+            if !first
+                .keys
+                .iter()
+                .any(|e| e.kind() == k.kind() && e.id() == k.id())
+            {
                 first.keys.push(k);
             }
         }
     }
     for g in groups.iter_mut() {
-        g.keys.retain(|k| !removes.iter().any(|r| r.kind() == k.kind() && r.id() == k.id()));
+        g.keys.retain(|k| {
+            !removes
+                .iter()
+                .any(|r| r.kind() == k.kind() && r.id() == k.id())
+        });
     }
     let out = dec.rotate(g.style(f, None))?;
     if g.output.is_none() && !g.in_place {
-        eprintln!("note: rotated file written to stdout (use -i to rewrite {})", file.display());
+        eprintln!(
+            "note: rotated file written to stdout (use -i to rewrite {})",
+            file.display()
+        );
     }
     emit_output(g, Some(file), &out)?;
     Ok(0)
 }
 
 fn ids(g: &KeyGroup) -> Vec<String> {
-    g.keys.iter().map(|k| format!("{}: {}", k.kind(), k.id())).collect()
+    g.keys
+        .iter()
+        .map(|k| format!("{}: {}", k.kind(), k.id()))
+        .collect()
 }
 
 pub(super) fn updatekeys(g: &Global, files: &[std::path::PathBuf]) -> Result<u8> {
@@ -200,7 +251,8 @@ pub(super) fn updatekeys(g: &Global, files: &[std::path::PathBuf]) -> Result<u8>
                 y.sort();
                 x != y
             })
-            || (cr.groups.len() > 1 && Some(meta.threshold()) != cr.shamir_threshold.or(Some(cr.groups.len())));
+            || (cr.groups.len() > 1
+                && Some(meta.threshold()) != cr.shamir_threshold.or(Some(cr.groups.len())));
         if !changed {
             eprintln!("{}: already up to date", file.display());
             continue;
@@ -221,14 +273,27 @@ pub(super) fn updatekeys(g: &Global, files: &[std::path::PathBuf]) -> Result<u8>
             eprint!("Is this okay? (y/n): ");
             let _ = std::io::stderr().flush();
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::Read { path: "<stdin>".into(), source: e })?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| Error::Read {
+                    path: "<stdin>".into(),
+                    source: e,
+                })?;
             if !line.trim().eq_ignore_ascii_case("y") {
                 eprintln!("{}: changes not applied", file.display());
                 continue;
             }
         }
         let style = g.style(f, config.as_ref());
-        let out = document::update_keys(&bytes, f, &mut g.key_context(), cr.groups, cr.shamir_threshold, style)?;
+        let out = document::update_keys(
+            &bytes,
+            f,
+            &mut g.key_context(),
+            cr.groups,
+            cr.shamir_threshold,
+            style,
+        )?;
         write_atomic(file, &out)?;
         eprintln!("{}: keys updated", file.display());
     }

@@ -15,13 +15,18 @@ use crate::format::{self, Format};
 use crate::keys;
 use crate::metadata::Metadata;
 
-const EXAMPLE_YAML: &str = "hello: Welcome to SOPS! Edit this file as you please!\nexample_key: example_value\n";
+const EXAMPLE_YAML: &str =
+    "hello: Welcome to SOPS! Edit this file as you please!\nexample_key: example_value\n";
 
 fn example(f: Format) -> &'static str {
     match f {
         Format::Yaml => EXAMPLE_YAML,
-        Format::Json => "{\n\t\"hello\": \"Welcome to SOPS! Edit this file as you please!\",\n\t\"example_key\": \"example_value\"\n}\n",
-        Format::Dotenv => "hello=Welcome to SOPS! Edit this file as you please!\nexample_key=example_value\n",
+        Format::Json => {
+            "{\n\t\"hello\": \"Welcome to SOPS! Edit this file as you please!\",\n\t\"example_key\": \"example_value\"\n}\n"
+        }
+        Format::Dotenv => {
+            "hello=Welcome to SOPS! Edit this file as you please!\nexample_key=example_value\n"
+        }
         Format::Ini => "[example]\nhello = Welcome to SOPS! Edit this file as you please!\n",
         Format::Binary => "Welcome to SOPS! Edit this file as you please!\n",
     }
@@ -60,7 +65,11 @@ fn run_editor(editor: &str, file: &Path) -> Result<()> {
 
 fn private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -87,26 +96,50 @@ pub(super) fn edit(g: &Global, file: &Path) -> Result<u8> {
         document::decrypt(&bytes, f, &mut g.key_context(), g.ignore_mac)?
     } else {
         let cr = super::commands::creation(g, config.as_ref(), Some(file))?;
-        let mut meta = Metadata::new(cr.groups, cr.rule, cr.mac_only_encrypted, cr.shamir_threshold);
+        let mut meta = Metadata::new(
+            cr.groups,
+            cr.rule,
+            cr.mac_only_encrypted,
+            cr.shamir_threshold,
+        );
         if meta.rule.is_empty() && f != Format::Binary {
             meta.rule = crate::rules::RuleFields::from_rule(&crate::rules::Rule::default());
         }
         let key = DataKey::generate();
         keys::protect_data_key(&mut meta, &key)?;
         let branches = format::load_plain(example(f).as_bytes(), f)?;
-        Decrypted { branches, meta, key, cache: IvCache::default(), format: f }
+        Decrypted {
+            branches,
+            meta,
+            key,
+            cache: IvCache::default(),
+            format: f,
+        }
     };
     let original = dec.plaintext(f, style)?;
-    let dir = tempfile::Builder::new().permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700)).prefix("coffer-sops-edit-").tempdir().map_err(|e| Error::Other(format!("cannot create a temporary directory: {e}")))?;
-    let name = file.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("file"));
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .prefix("coffer-sops-edit-")
+        .tempdir()
+        .map_err(|e| Error::Other(format!("cannot create a temporary directory: {e}")))?;
+    let name = file
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("file"));
     let tmp = dir.path().join(name);
     let _scrub = Scrub(tmp.clone());
-    private_file(&tmp, &original).map_err(|e| Error::Write { path: tmp.clone(), source: e })?;
+    private_file(&tmp, &original).map_err(|e| Error::Write {
+        path: tmp.clone(),
+        source: e,
+    })?;
     let editor = editor()?;
     let mut last_bad: Option<Vec<u8>> = None;
     loop {
         run_editor(&editor, &tmp)?;
-        let edited = std::fs::read(&tmp).map_err(|e| Error::Read { path: tmp.clone(), source: e })?;
+        let edited = std::fs::read(&tmp).map_err(|e| Error::Read {
+            path: tmp.clone(),
+            source: e,
+        })?;
         if edited == original {
             return Err(Error::NotModified);
         }
@@ -115,7 +148,9 @@ pub(super) fn edit(g: &Global, file: &Path) -> Result<u8> {
                 dec.branches = b;
                 break;
             }
-            Ok(_) => eprintln!("the edited file must not contain a top-level sops key; reopening the editor"),
+            Ok(_) => eprintln!(
+                "the edited file must not contain a top-level sops key; reopening the editor"
+            ),
             Err(e) => {
                 if last_bad.as_ref() == Some(&edited) {
                     return Err(e);

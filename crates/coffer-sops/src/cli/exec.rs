@@ -26,7 +26,9 @@ pub(super) fn exec_env(g: &Global, file: &Path, command: &str) -> Result<u8> {
     for item in dec.branches.first().map(Vec::as_slice).unwrap_or_default() {
         if let Item::Pair(k, v) = item {
             if k.contains('=') || k.is_empty() {
-                return Err(Error::Usage(format!("cannot use key {k:?} as an environment variable name")));
+                return Err(Error::Usage(format!(
+                    "cannot use key {k:?} as an environment variable name"
+                )));
             }
             cmd.env(k, dotenv::scalar_text(v, k)?);
         }
@@ -36,7 +38,9 @@ pub(super) fn exec_env(g: &Global, file: &Path, command: &str) -> Result<u8> {
         let err = cmd.exec();
         return Err(Error::Other(format!("cannot exec /bin/sh: {err}")));
     }
-    let st = cmd.status().map_err(|e| Error::Other(format!("cannot run /bin/sh: {e}")))?;
+    let st = cmd
+        .status()
+        .map_err(|e| Error::Other(format!("cannot run /bin/sh: {e}")))?;
     Ok(status_code(st))
 }
 
@@ -50,17 +54,29 @@ pub(super) fn exec_file(g: &Global, file: &Path, command: &str) -> Result<u8> {
     let plain = zeroize::Zeroizing::new(dec.plaintext(fout, g.style(fout, None))?);
     let name = g.filename.clone().unwrap_or_else(|| "tmp-file".into());
     if name.is_empty() || name.contains('/') || name == ".." || name == "." {
-        return Err(Error::Usage(format!("--filename {name:?} must be a plain file name")));
+        return Err(Error::Usage(format!(
+            "--filename {name:?} must be a plain file name"
+        )));
     }
-    let dir = tempfile::Builder::new().permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700)).prefix("coffer-sops-exec-").tempdir().map_err(|e| Error::Other(format!("cannot create a temporary directory: {e}")))?;
+    let dir = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .prefix("coffer-sops-exec-")
+        .tempdir()
+        .map_err(|e| Error::Other(format!("cannot create a temporary directory: {e}")))?;
     let path = dir.path().join(&name);
     let mut fh = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| Error::Write { path: path.clone(), source: e })?;
-    fh.write_all(&plain).map_err(|e| Error::Write { path: path.clone(), source: e })?;
+        .map_err(|e| Error::Write {
+            path: path.clone(),
+            source: e,
+        })?;
+    fh.write_all(&plain).map_err(|e| Error::Write {
+        path: path.clone(),
+        source: e,
+    })?;
     drop(fh);
     let cmdline = command.replace("{}", &path.to_string_lossy());
     let st = Command::new("/bin/sh")

@@ -16,9 +16,12 @@ pub fn load(text: &str) -> Result<Branch> {
             items.push(Item::Comment(c.to_owned()));
             continue;
         }
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| Error::parse(FMT, format!("line {} has no '=' (expected KEY=VALUE)", n + 1)))?;
+        let (k, v) = line.split_once('=').ok_or_else(|| {
+            Error::parse(
+                FMT,
+                format!("line {} has no '=' (expected KEY=VALUE)", n + 1),
+            )
+        })?;
         items.push(Item::Pair(k.to_owned(), Value::Str(v.replace("\\n", "\n"))));
     }
     Ok(items)
@@ -54,7 +57,10 @@ pub fn scalar_text(v: &Value, key: &str) -> Result<String> {
         Value::Null => String::new(),
         Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         Value::Map(_) | Value::Seq(_) | Value::Comment(_) => {
-            return Err(Error::Emit { format: FMT, message: format!("cannot write complex value of key {key:?} as dotenv") });
+            return Err(Error::Emit {
+                format: FMT,
+                message: format!("cannot write complex value of key {key:?} as dotenv"),
+            });
         }
     })
 }

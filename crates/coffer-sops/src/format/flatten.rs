@@ -19,7 +19,11 @@ fn walk(v: &Value, prefix: String, out: &mut Vec<(String, String)>) {
         Value::Map(items) => {
             for i in items {
                 if let Item::Pair(k, v) = i {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}__map_{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}__map_{k}")
+                    };
                     walk(v, key, out);
                 }
             }
@@ -78,16 +82,24 @@ fn insert(node: &mut Node, key: &str, value: String) -> Result<()> {
 /// `rest` starts with `__list_N...` or `__map_k...` relative to a child.
 fn insert_child(child: &mut Node, rest: &str, value: String) -> Result<()> {
     if let Some(r) = rest.strip_prefix("__list_") {
-        let Node::List(l) = child else { return Err(Error::Metadata("list/map mismatch".into())) };
+        let Node::List(l) = child else {
+            return Err(Error::Metadata("list/map mismatch".into()));
+        };
         let end = r.find("__").unwrap_or(r.len());
-        let idx: usize = r[..end].parse().map_err(|_| Error::Metadata(format!("bad list index in {rest:?}")))?;
+        let idx: usize = r[..end]
+            .parse()
+            .map_err(|_| Error::Metadata(format!("bad list index in {rest:?}")))?;
         let tail = &r[end..];
         if tail.is_empty() {
             l.insert(idx, Node::Leaf(value));
             return Ok(());
         }
         let entry = l.entry(idx).or_insert_with(|| {
-            if tail.starts_with("__list_") { Node::List(BTreeMap::new()) } else { Node::Map(BTreeMap::new()) }
+            if tail.starts_with("__list_") {
+                Node::List(BTreeMap::new())
+            } else {
+                Node::Map(BTreeMap::new())
+            }
         });
         insert_child(entry, tail, value)
     } else if let Some(r) = rest.strip_prefix("__map_") {
@@ -115,11 +127,17 @@ fn split_first(key: &str) -> (&str, Option<(bool, &str)>) {
 fn to_value(n: Node) -> Result<Value> {
     Ok(match n {
         Node::Leaf(s) => Value::Str(s),
-        Node::Map(m) => Value::Map(m.into_iter().map(|(k, v)| Ok(Item::Pair(k, to_value(v)?))).collect::<Result<_>>()?),
+        Node::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, v)| Ok(Item::Pair(k, to_value(v)?)))
+                .collect::<Result<_>>()?,
+        ),
         Node::List(l) => {
             for (want, have) in l.keys().enumerate() {
                 if want != *have {
-                    return Err(Error::Metadata(format!("flattened list index {have} leaves a gap")));
+                    return Err(Error::Metadata(format!(
+                        "flattened list index {have} leaves a gap"
+                    )));
                 }
             }
             Value::Seq(l.into_values().map(to_value).collect::<Result<_>>()?)

@@ -22,10 +22,13 @@ pub fn load(text: &str) -> Result<Branch> {
             continue;
         }
         if let Some(name) = line.strip_prefix('[') {
-            let name = name
-                .strip_suffix(']')
-                .ok_or_else(|| Error::parse(FMT, format!("line {}: unclosed section header", n + 1)))?;
-            sections.push((name.trim().to_owned(), pending_comments.drain(..).map(Item::Comment).collect()));
+            let name = name.strip_suffix(']').ok_or_else(|| {
+                Error::parse(FMT, format!("line {}: unclosed section header", n + 1))
+            })?;
+            sections.push((
+                name.trim().to_owned(),
+                pending_comments.drain(..).map(Item::Comment).collect(),
+            ));
             current = Some(sections.len() - 1);
             continue;
         }
@@ -44,13 +47,18 @@ pub fn load(text: &str) -> Result<Branch> {
                     break;
                 }
                 let Some((_, next)) = lines.next() else {
-                    return Err(Error::parse(FMT, format!("line {}: unterminated \"\"\" value", n + 1)));
+                    return Err(Error::parse(
+                        FMT,
+                        format!("line {}: unterminated \"\"\" value", n + 1),
+                    ));
                 };
                 acc.push('\n');
                 acc.push_str(next.trim_end_matches('\r'));
             }
             v = acc;
-        } else if v.len() >= 2 && (v.starts_with('"') && v.ends_with('"') || v.starts_with('`') && v.ends_with('`')) {
+        } else if v.len() >= 2
+            && (v.starts_with('"') && v.ends_with('"') || v.starts_with('`') && v.ends_with('`'))
+        {
             v = v[1..v.len() - 1].to_owned();
         }
         let idx = match current {
@@ -66,9 +74,14 @@ pub fn load(text: &str) -> Result<Branch> {
         items.push(Item::Pair(k, Value::Str(v)));
     }
     if let Some(i) = current {
-        sections[i].1.extend(pending_comments.drain(..).map(Item::Comment));
+        sections[i]
+            .1
+            .extend(pending_comments.drain(..).map(Item::Comment));
     }
-    Ok(sections.into_iter().map(|(name, items)| Item::Pair(name, Value::Map(items))).collect())
+    Ok(sections
+        .into_iter()
+        .map(|(name, items)| Item::Pair(name, Value::Map(items)))
+        .collect())
 }
 
 pub fn emit(branch: &[Item]) -> Result<String> {
@@ -84,10 +97,16 @@ pub fn emit(branch: &[Item]) -> Result<String> {
             }
         };
         let Value::Map(items) = v else {
-            return Err(Error::Emit { format: FMT, message: format!("top-level key {name:?} must be a section (a map)") });
+            return Err(Error::Emit {
+                format: FMT,
+                message: format!("top-level key {name:?} must be a section (a map)"),
+            });
         };
         // comments before the first key belong above the header
-        let lead = items.iter().take_while(|i| matches!(i, Item::Comment(_))).count();
+        let lead = items
+            .iter()
+            .take_while(|i| matches!(i, Item::Comment(_)))
+            .count();
         if !out.is_empty() {
             out.push('\n');
         }
@@ -116,7 +135,11 @@ pub fn emit(branch: &[Item]) -> Result<String> {
                 }
                 Item::Pair(k, v) => {
                     let text = super::dotenv::scalar_text(v, k)?;
-                    let text = if text.contains('\n') { text.replace('\n', "\\n") } else { text };
+                    let text = if text.contains('\n') {
+                        text.replace('\n', "\\n")
+                    } else {
+                        text
+                    };
                     let pad = width - k.chars().count();
                     out.push_str(&format!("{k}{} = {text}\n", " ".repeat(pad)));
                 }
@@ -132,13 +155,28 @@ mod tests {
 
     #[test]
     fn sections_comments_default() {
-        let b = load("top = 1\n; about\n[name]\nfirst = John \n# c\n[meta]\nenc = \"\"\"a\nb\"\"\"\n").unwrap();
-        assert_eq!(b[0], Item::Pair("DEFAULT".into(), Value::Map(vec![Item::Pair("top".into(), Value::Str("1".into()))])));
-        let Item::Pair(n, Value::Map(items)) = &b[1] else { panic!() };
+        let b =
+            load("top = 1\n; about\n[name]\nfirst = John \n# c\n[meta]\nenc = \"\"\"a\nb\"\"\"\n")
+                .unwrap();
+        assert_eq!(
+            b[0],
+            Item::Pair(
+                "DEFAULT".into(),
+                Value::Map(vec![Item::Pair("top".into(), Value::Str("1".into()))])
+            )
+        );
+        let Item::Pair(n, Value::Map(items)) = &b[1] else {
+            panic!()
+        };
         assert_eq!(n, "name");
         assert_eq!(items[0], Item::Comment("about".into()));
-        assert_eq!(items[1], Item::Pair("first".into(), Value::Str("John".into())));
-        let Item::Pair(_, Value::Map(m)) = &b[2] else { panic!() };
+        assert_eq!(
+            items[1],
+            Item::Pair("first".into(), Value::Str("John".into()))
+        );
+        let Item::Pair(_, Value::Map(m)) = &b[2] else {
+            panic!()
+        };
         assert_eq!(m[0], Item::Comment("c".into()));
         assert_eq!(m[1], Item::Pair("enc".into(), Value::Str("a\nb".into())));
         let text = emit(&b[..2]).unwrap();

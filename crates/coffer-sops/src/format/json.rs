@@ -15,18 +15,25 @@ const FMT: &str = "json";
 /// Parses a JSON document whose top level must be an object.
 pub fn load(text: &str) -> Result<Branch> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let v = NodeSeed.deserialize(&mut de).map_err(|e| Error::parse(FMT, e.to_string()))?;
+    let v = NodeSeed
+        .deserialize(&mut de)
+        .map_err(|e| Error::parse(FMT, e.to_string()))?;
     de.end().map_err(|e| Error::parse(FMT, e.to_string()))?;
     match v {
         Value::Map(items) => Ok(items),
-        _ => Err(Error::parse(FMT, "the top level of a sops JSON file must be an object")),
+        _ => Err(Error::parse(
+            FMT,
+            "the top level of a sops JSON file must be an object",
+        )),
     }
 }
 
 /// Parses any JSON value (for `set`).
 pub fn load_value(text: &str) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let v = NodeSeed.deserialize(&mut de).map_err(|e| Error::parse(FMT, e.to_string()))?;
+    let v = NodeSeed
+        .deserialize(&mut de)
+        .map_err(|e| Error::parse(FMT, e.to_string()))?;
     de.end().map_err(|e| Error::parse(FMT, e.to_string()))?;
     Ok(v)
 }
@@ -54,7 +61,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Value::Int(v))
     }
     fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
-        Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(Value::Int)
+            .unwrap_or(Value::Float(v as f64)))
     }
     fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
         Ok(Value::Float(v))
@@ -149,13 +158,26 @@ fn value(out: &mut String, v: &Value, unit: &str, level: usize) -> Result<()> {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) if f.is_finite() => out.push_str(&format_float(*f)),
-        Value::Float(_) => return Err(Error::Emit { format: FMT, message: "JSON cannot hold NaN or infinity".into() }),
+        Value::Float(_) => {
+            return Err(Error::Emit {
+                format: FMT,
+                message: "JSON cannot hold NaN or infinity".into(),
+            });
+        }
         Value::Str(s) | Value::Time(s) => out.push_str(&quote(s)),
-        Value::Bytes(_) => return Err(Error::Emit { format: FMT, message: "value is not valid UTF-8".into() }),
+        Value::Bytes(_) => {
+            return Err(Error::Emit {
+                format: FMT,
+                message: "value is not valid UTF-8".into(),
+            });
+        }
         Value::Comment(_) => {}
         Value::Map(items) => map(out, items, unit, level)?,
         Value::Seq(elems) => {
-            let elems: Vec<&Value> = elems.iter().filter(|e| !matches!(e, Value::Comment(_))).collect();
+            let elems: Vec<&Value> = elems
+                .iter()
+                .filter(|e| !matches!(e, Value::Comment(_)))
+                .collect();
             if elems.is_empty() {
                 out.push_str("[]");
                 return Ok(());
@@ -182,7 +204,8 @@ mod tests {
 
     #[test]
     fn order_types_and_duplicates() {
-        let b = load(r#"{"b": 1, "a": 2.5, "c": [true, null, "x"], "b": 9223372036854775808}"#).unwrap();
+        let b = load(r#"{"b": 1, "a": 2.5, "c": [true, null, "x"], "b": 9223372036854775808}"#)
+            .unwrap();
         assert_eq!(b[0], Item::Pair("b".into(), Value::Int(1)));
         assert_eq!(b[1], Item::Pair("a".into(), Value::Float(2.5)));
         assert!(matches!(b[3], Item::Pair(_, Value::Float(_))));

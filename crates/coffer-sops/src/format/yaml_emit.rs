@@ -7,7 +7,10 @@ use crate::tree::{Branch, Item, Value, format_float};
 
 /// Emits every branch as one YAML document, separated by `---`.
 pub fn emit(branches: &[Branch], indent: usize) -> Result<String> {
-    let mut e = Emitter { out: String::new(), indent: indent.max(1) };
+    let mut e = Emitter {
+        out: String::new(),
+        indent: indent.max(1),
+    };
     for (i, b) in branches.iter().enumerate() {
         if i > 0 {
             e.out.push_str("---\n");
@@ -23,7 +26,10 @@ pub fn emit(branches: &[Branch], indent: usize) -> Result<String> {
 
 /// Any value as a YAML document (for `--extract`).
 pub fn emit_value(v: &Value, indent: usize) -> Result<String> {
-    let mut e = Emitter { out: String::new(), indent: indent.max(1) };
+    let mut e = Emitter {
+        out: String::new(),
+        indent: indent.max(1),
+    };
     match v {
         Value::Map(items) if !items.is_empty() => e.map(items, 0)?,
         Value::Seq(elems) if !elems.is_empty() => e.seq(elems, 0)?,
@@ -144,10 +150,16 @@ impl Emitter {
             Value::Str(s) => string(s, col + self.indent),
             Value::Bytes(b) => {
                 use base64::Engine;
-                format!("!!binary {}", base64::engine::general_purpose::STANDARD.encode(b))
+                format!(
+                    "!!binary {}",
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                )
             }
             Value::Comment(_) | Value::Map(_) | Value::Seq(_) => {
-                return Err(Error::Emit { format: "yaml", message: "unexpected node in scalar position".into() });
+                return Err(Error::Emit {
+                    format: "yaml",
+                    message: "unexpected node in scalar position".into(),
+                });
             }
         })
     }
@@ -157,7 +169,11 @@ fn float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
+        if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        }
     } else {
         let s = format_float(f);
         if s.contains('.') { s } else { format!("{s}.0") }
@@ -165,7 +181,11 @@ fn float(f: f64) -> String {
 }
 
 fn key(k: &str) -> String {
-    if plain_ok(k) { k.to_owned() } else { double_quoted(k) }
+    if plain_ok(k) {
+        k.to_owned()
+    } else {
+        double_quoted(k)
+    }
 }
 
 /// A string value: plain, literal block, or double-quoted.
@@ -183,7 +203,9 @@ fn literal_block(s: &str, col: usize) -> Option<String> {
     if !s.contains('\n') || s.starts_with([' ', '\t', '\n']) {
         return None;
     }
-    if s.chars().any(|c| c != '\n' && (c.is_control() && c != '\t' || c == '\u{feff}')) {
+    if s.chars()
+        .any(|c| c != '\n' && (c.is_control() && c != '\t' || c == '\u{feff}'))
+    {
         return None;
     }
     let body = s.trim_end_matches('\n');
@@ -213,7 +235,9 @@ fn literal_block(s: &str, col: usize) -> Option<String> {
 
 /// Whether `s` can be written as a plain scalar and read back as the same string.
 fn plain_ok(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     if s.starts_with([' ', '\t']) || s.ends_with([' ', '\t', ':']) {
         return false;
     }
@@ -223,7 +247,9 @@ fn plain_ok(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains('\t') {
         return false;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}') {
+    if s.chars()
+        .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
+    {
         return false;
     }
     if !matches!(super::yaml_load::resolve_plain(s), Value::Str(_)) {
@@ -231,7 +257,11 @@ fn plain_ok(s: &str) -> bool {
     }
     // YAML 1.1 booleans and things go-yaml or other readers may resolve
     let lower = s.to_ascii_lowercase();
-    if ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"].contains(&lower.as_str()) {
+    if [
+        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
+    ]
+    .contains(&lower.as_str())
+    {
         return false;
     }
     if first.is_ascii_digit() && (s.contains(':') || s.len() >= 5 && s.as_bytes()[4] == b'-') {
@@ -239,7 +269,9 @@ fn plain_ok(s: &str) -> bool {
     }
     if first.is_ascii_digit() || first == '.' || first == '+' {
         // numbers in other notations (1_000, 0755, 1e3) — quote to be safe
-        let numeric_looking = s.chars().all(|c| c.is_ascii_digit() || "._+-eE".contains(c));
+        let numeric_looking = s
+            .chars()
+            .all(|c| c.is_ascii_digit() || "._+-eE".contains(c));
         // a version such as 3.13.2 is never read as a number
         return !numeric_looking || s.matches('.').count() >= 2;
     }
@@ -280,10 +312,18 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        round_trip("a: 1\nb: \"1\"\nc: yes\nd: \"\"\ne: null\nf: 2.0\ng: \"a: b\"\nh: \"#x\"\ni: \" lead\"\n");
-        round_trip("k: |\n  line1\n  line2\nl: \"x\\n\\n\"\nm: \"no newline\\nend\"\nn: \"tab\\there\"\n");
-        round_trip("list:\n  - a\n  # c\n  - {x: 1, y: [1, 2]}\n  - [p, q]\n  - - deep\n  -\n    # first\n    k: v\nempty_map: {}\nempty_seq: []\n");
-        round_trip("\"key: colon\": v\n'0': zero\nver: 3.13.2\nts: \"2020-01-01T00:00:00Z\"\noct: \"0755\"\n");
+        round_trip(
+            "a: 1\nb: \"1\"\nc: yes\nd: \"\"\ne: null\nf: 2.0\ng: \"a: b\"\nh: \"#x\"\ni: \" lead\"\n",
+        );
+        round_trip(
+            "k: |\n  line1\n  line2\nl: \"x\\n\\n\"\nm: \"no newline\\nend\"\nn: \"tab\\there\"\n",
+        );
+        round_trip(
+            "list:\n  - a\n  # c\n  - {x: 1, y: [1, 2]}\n  - [p, q]\n  - - deep\n  -\n    # first\n    k: v\nempty_map: {}\nempty_seq: []\n",
+        );
+        round_trip(
+            "\"key: colon\": v\n'0': zero\nver: 3.13.2\nts: \"2020-01-01T00:00:00Z\"\noct: \"0755\"\n",
+        );
     }
 
     #[test]

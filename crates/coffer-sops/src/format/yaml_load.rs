@@ -14,7 +14,12 @@ const FMT: &str = "yaml";
 
 /// Parses a (possibly multi-document) YAML text into one branch per document.
 pub fn load(text: &str) -> Result<Vec<Branch>> {
-    let mut l = Loader { events: Vec::new(), pos: 0, anchors: HashMap::new(), pending: Vec::new() };
+    let mut l = Loader {
+        events: Vec::new(),
+        pos: 0,
+        anchors: HashMap::new(),
+        pending: Vec::new(),
+    };
     for ev in Parser::new_from_str(text) {
         let (ev, span) = ev.map_err(|e| Error::parse(FMT, e.to_string()))?;
         l.events.push((ev, span));
@@ -56,7 +61,11 @@ impl<'a> Loader<'a> {
     /// Moves pending comments into a closing container: those up to the
     /// first comment indented less than the container's column.
     fn flush_closing(&mut self, col: usize) -> Vec<String> {
-        let split = self.pending.iter().position(|(_, c)| *c < col).unwrap_or(self.pending.len());
+        let split = self
+            .pending
+            .iter()
+            .position(|(_, c)| *c < col)
+            .unwrap_or(self.pending.len());
         self.pending.drain(..split).map(|(t, _)| t).collect()
     }
 
@@ -80,10 +89,17 @@ impl<'a> Loader<'a> {
             let (ev, span) = self.next()?;
             let mut branch = match ev {
                 Event::MappingStart(..) => self.map(span)?,
-                Event::Scalar(ref s, ScalarStyle::Plain, _, None) if s.is_empty() || s == "~" || s == "null" => {
+                Event::Scalar(ref s, ScalarStyle::Plain, _, None)
+                    if s.is_empty() || s == "~" || s == "null" =>
+                {
                     Vec::new()
                 }
-                _ => return Err(Error::parse(FMT, "a sops YAML document must be a mapping at the top level")),
+                _ => {
+                    return Err(Error::parse(
+                        FMT,
+                        "a sops YAML document must be a mapping at the top level",
+                    ));
+                }
             };
             match self.next()?.0 {
                 Event::DocumentEnd => {}
@@ -125,12 +141,13 @@ impl<'a> Loader<'a> {
                 }
                 Ok(v)
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| Error::parse(FMT, format!("unknown alias at line {}", span.start.line()))),
-            _ => Err(Error::parse(FMT, format!("unexpected event at line {}", span.start.line()))),
+            Event::Alias(id) => self.anchors.get(&id).cloned().ok_or_else(|| {
+                Error::parse(FMT, format!("unknown alias at line {}", span.start.line()))
+            }),
+            _ => Err(Error::parse(
+                FMT,
+                format!("unexpected event at line {}", span.start.line()),
+            )),
         }
     }
 
@@ -164,7 +181,10 @@ impl<'a> Loader<'a> {
             if !seen.insert(key.clone()) {
                 return Err(Error::parse(
                     FMT,
-                    format!("duplicate key {key:?} in the map starting at line {}", start.start.line() + 1),
+                    format!(
+                        "duplicate key {key:?} in the map starting at line {}",
+                        start.start.line() + 1
+                    ),
                 ));
             }
             let (vev, vspan) = self.next()?;
@@ -216,7 +236,9 @@ pub fn resolve_plain(s: &str) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -289,12 +311,19 @@ mod tests {
         assert_eq!(b[3], Item::Pair("c".into(), Value::Str("yes".into())));
         assert_eq!(b[4], Item::Pair("d".into(), Value::Str("7".into())));
         assert_eq!(b[5], Item::Pair("e".into(), Value::Null));
-        let Item::Pair(_, Value::Map(f)) = &b[6] else { panic!() };
+        let Item::Pair(_, Value::Map(f)) = &b[6] else {
+            panic!()
+        };
         assert_eq!(f[0], Item::Comment(" in f".into()));
-        let Item::Pair(_, Value::Seq(h)) = &f[2] else { panic!() };
+        let Item::Pair(_, Value::Seq(h)) = &f[2] else {
+            panic!()
+        };
         assert_eq!(h[0], Value::Comment(" in h".into()));
         assert_eq!(b[7], Item::Comment(" after f".into()));
-        assert_eq!(b[8], Item::Pair("i".into(), Value::Time("2020-01-01T00:00:00Z".into())));
+        assert_eq!(
+            b[8],
+            Item::Pair("i".into(), Value::Time("2020-01-01T00:00:00Z".into()))
+        );
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub fn encrypt(recipient: &str, secret: &[u8]) -> Result<String, String> {
             format!("invalid age recipient {recipient:?}")
         }
     })?;
-    age::encrypt_and_armor(&r, secret).map_err(|e| format!("age encryption to {recipient} failed: {e}"))
+    age::encrypt_and_armor(&r, secret)
+        .map_err(|e| format!("age encryption to {recipient} failed: {e}"))
 }
 
 /// Decrypts an armored `enc` block with any of the identities.
@@ -26,12 +27,14 @@ pub fn decrypt(enc: &str, identities: &[x25519::Identity]) -> Result<Zeroizing<V
     if identities.is_empty() {
         return Err("no age identity found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or use ~/.config/sops/age/keys.txt)".into());
     }
-    let d = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes())).map_err(|e| format!("malformed age data: {e}"))?;
+    let d = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))
+        .map_err(|e| format!("malformed age data: {e}"))?;
     let mut r = d
         .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
         .map_err(|e| format!("no matching age identity: {e}"))?;
     let mut out = Zeroizing::new(Vec::new());
-    r.read_to_end(&mut out).map_err(|e| format!("age payload: {e}"))?;
+    r.read_to_end(&mut out)
+        .map_err(|e| format!("age payload: {e}"))?;
     Ok(out)
 }
 
@@ -55,10 +58,15 @@ pub fn load_identities() -> Vec<x25519::Identity> {
         ids.extend(parse_identities(&Zeroizing::new(t)));
     }
     if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD")
-        && let Ok(out) = std::process::Command::new("/bin/sh").arg("-c").arg(&cmd).output()
+        && let Ok(out) = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
         && out.status.success()
     {
-        ids.extend(parse_identities(&Zeroizing::new(String::from_utf8_lossy(&out.stdout).into_owned())));
+        ids.extend(parse_identities(&Zeroizing::new(
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )));
     }
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .map(std::path::PathBuf::from)
@@ -85,6 +93,10 @@ mod tests {
         let ids = parse_identities(&format!("# comment\n{}\n", id.to_string().expose_secret()));
         assert_eq!(&decrypt(&enc, &ids).unwrap()[..], &[7u8; 32]);
         assert!(decrypt(&enc, &[x25519::Identity::generate()]).is_err());
-        assert!(encrypt("ssh-ed25519 AAAA", b"x").unwrap_err().contains("SSH"));
+        assert!(
+            encrypt("ssh-ed25519 AAAA", b"x")
+                .unwrap_err()
+                .contains("SSH")
+        );
     }
 }

@@ -25,7 +25,9 @@ fn run(args: &[&str], input: &[u8], home: Option<&Path>) -> Result<Zeroizing<Vec
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", gpg()))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input).map_err(|e| format!("gpg stdin: {e}"))?;
+        stdin
+            .write_all(input)
+            .map_err(|e| format!("gpg stdin: {e}"))?;
     }
     let out = child.wait_with_output().map_err(|e| format!("gpg: {e}"))?;
     if !out.status.success() {
@@ -43,6 +45,17 @@ pub fn decrypt(enc: &str, home: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, Str
 
 /// Encrypts to the key with fingerprint `fp` (armored).
 pub fn encrypt(fp: &str, secret: &[u8]) -> Result<String, String> {
-    let out = run(&["--armor", "--trust-model", "always", "--encrypt", "--recipient", fp], secret, None)?;
+    let out = run(
+        &[
+            "--armor",
+            "--trust-model",
+            "always",
+            "--encrypt",
+            "--recipient",
+            fp,
+        ],
+        secret,
+        None,
+    )?;
     String::from_utf8(out.to_vec()).map_err(|_| "gpg produced non-text armor".into())
 }

@@ -41,9 +41,13 @@ fn inv(a: u8) -> u8 {
 /// Share i (1-based) is evaluated at x = i.
 pub fn split(secret: &[u8], n: usize, k: usize) -> Result<Vec<Zeroizing<Vec<u8>>>, String> {
     if !(2..=255).contains(&n) || k < 2 || k > n {
-        return Err(format!("invalid Shamir parameters: {k} of {n} (need 2 ≤ threshold ≤ groups ≤ 255)"));
+        return Err(format!(
+            "invalid Shamir parameters: {k} of {n} (need 2 ≤ threshold ≤ groups ≤ 255)"
+        ));
     }
-    let mut shares: Vec<Zeroizing<Vec<u8>>> = (0..n).map(|_| Zeroizing::new(Vec::with_capacity(secret.len() + 1))).collect();
+    let mut shares: Vec<Zeroizing<Vec<u8>>> = (0..n)
+        .map(|_| Zeroizing::new(Vec::with_capacity(secret.len() + 1)))
+        .collect();
     let mut coeffs = Zeroizing::new(vec![0u8; k - 1]);
     for &s in secret {
         fill_random(&mut coeffs);
@@ -114,7 +118,10 @@ mod tests {
         assert_eq!(shares[0].len(), 33);
         assert_eq!(shares[1][32], 2);
         for (a, b) in [(0, 1), (0, 2), (2, 1)] {
-            assert_eq!(&combine(&[&shares[a], &shares[b]]).unwrap()[..], &secret[..]);
+            assert_eq!(
+                &combine(&[&shares[a], &shares[b]]).unwrap()[..],
+                &secret[..]
+            );
         }
         let all: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
         assert_eq!(&combine(&all).unwrap()[..], &secret[..]);

@@ -31,7 +31,10 @@ impl Env {
         let ids = (0..n_ids)
             .map(|_| {
                 let id = age::x25519::Identity::generate();
-                (id.to_string().expose_secret().to_owned(), id.to_public().to_string())
+                (
+                    id.to_string().expose_secret().to_owned(),
+                    id.to_public().to_string(),
+                )
             })
             .collect();
         Env { dir, ids }
@@ -53,7 +56,10 @@ impl Env {
 
     /// Writes a key file holding the identities with these indexes.
     pub fn key_file(&self, which: &[usize]) -> PathBuf {
-        let text: String = which.iter().map(|i| format!("{}\n", self.ids[*i].0)).collect();
+        let text: String = which
+            .iter()
+            .map(|i| format!("{}\n", self.ids[*i].0))
+            .collect();
         self.write(&format!("keys-{which:?}.txt"), text.as_bytes())
     }
 
@@ -83,13 +89,19 @@ impl Env {
 }
 
 pub fn run_cmd(mut c: Command, stdin: Option<&[u8]>) -> Out {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     if let (Some(mut s), Some(data)) = (child.stdin.take(), stdin) {
         s.write_all(data).unwrap();
     }
     let o = child.wait_with_output().unwrap();
-    Out { code: o.status.code().unwrap_or(-1), stdout: o.stdout, stderr: String::from_utf8_lossy(&o.stderr).into_owned() }
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: o.stdout,
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
 }
 
 pub fn exists(p: &Path) -> bool {
