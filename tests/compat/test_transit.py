@@ -572,6 +572,104 @@ def test_openbao_signatures_verify_with_exported_public_key(servers, ktype):
             raw, b"n", padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.AUTO), hashes.SHA256())
 
 
+def wrap_for_openbao(server, pkcs8_der):
+    """OpenBao's BYOK format: RSA-OAEP-SHA256(wrapping key, ephemeral AES key) || AES-KWP(ephemeral, key)."""
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+    pem = call(server, "GET", "transit/wrapping_key")[1]["data"]["public_key"]
+    wrapping = serialization.load_pem_public_key(pem.encode())
+    eph = os.urandom(32)
+    wrapped = wrapping.encrypt(eph, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+    return b64(wrapped + aes_key_wrap_with_padding(eph, pkcs8_der))
+
+
+@pytest.mark.parametrize("ktype", ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072"])
+def test_exported_signing_key_imported_into_openbao(servers, ktype):
+    """A coffer key exported (signing-key) and imported into OpenBao: OpenBao
+    verifies coffer's signatures, coffer verifies OpenBao's, and for RSA
+    each decrypts the other's RSA-OAEP ciphertexts."""
+    c, o = servers
+    name = f"imp-{ktype}"
+    call(c, "POST", f"transit/keys/{name}", {"type": ktype, "exportable": True})
+    exported = call(c, "GET", f"transit/export/signing-key/{name}/1")[1]["data"]["keys"]["1"]
+    if ktype == "ed25519":
+        priv = ed25519.Ed25519PrivateKey.from_private_bytes(unb64(exported)[:32])
+    else:
+        priv = serialization.load_pem_private_key(exported.encode(), None)
+    pkcs8 = priv.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    s, j = call(o, "POST", f"transit/keys/{name}/import", {"type": ktype, "ciphertext": wrap_for_openbao(o, pkcs8)})
+    assert s in (200, 204), j
+    ours_pub = call(c, "GET", f"transit/keys/{name}")[1]["data"]["keys"]["1"]["public_key"]
+    theirs_pub = call(o, "GET", f"transit/keys/{name}")[1]["data"]["keys"]["1"]["public_key"]
+    assert ours_pub.strip() == theirs_pub.strip()
+    msg = b64(b"signed on one side, verified on the other")
+    variants = [{}]
+    if ktype.startswith("ecdsa"):
+        variants += [{"marshaling_algorithm": "jws"}, {"hash_algorithm": "sha2-512"}, {"hash_algorithm": "sha2-224"}]
+    if ktype.startswith("rsa"):
+        variants += [{"signature_algorithm": "pkcs1v15"}, {"hash_algorithm": "sha2-384"}, {"salt_length": "hash"}]
+    for extra in variants:
+        for signer, checker in ((c, o), (o, c)):
+            sig = call(signer, "POST", f"transit/sign/{name}", {"input": msg, **extra})[1]["data"]["signature"]
+            s, j = call(checker, "POST", f"transit/verify/{name}", {"input": msg, "signature": sig, **extra})
+            assert s == 200 and j["data"]["valid"] is True, (extra, signer.name, j)
+    if ktype.startswith("rsa"):
+        for enc, dec in ((c, o), (o, c)):
+            ct = call(enc, "POST", f"transit/encrypt/{name}", {"plaintext": msg})[1]["data"]["ciphertext"]
+            s, j = call(dec, "POST", f"transit/decrypt/{name}", {"ciphertext": ct})
+            assert s == 200 and j["data"]["plaintext"] == msg, (enc.name, j)
+
+
+@pytest.mark.parametrize("ktype", ["aes256-gcm96", "xchacha20-poly1305", "ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048"])
+def test_openbao_key_imported_into_coffer(servers, ktype):
+    """The way back: an OpenBao key exported and imported into coffer
+    through coffer's wrapping key decrypts/verifies what OpenBao made."""
+    c, o = servers
+    name = f"back-{ktype}"
+    call(o, "POST", f"transit/keys/{name}", {"type": ktype, "exportable": True})
+    kind = "encryption-key" if ktype in AEAD_TYPES else "signing-key"
+    exported = call(o, "GET", f"transit/export/{kind}/{name}/1")[1]["data"]["keys"]["1"]
+    if ktype in AEAD_TYPES:
+        material = unb64(exported)
+    else:
+        if ktype == "ed25519":
+            priv = ed25519.Ed25519PrivateKey.from_private_bytes(unb64(exported)[:32])
+        else:
+            priv = serialization.load_pem_private_key(exported.encode(), None)
+        material = priv.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    s, j = call(c, "POST", f"transit/keys/{name}/import", {"type": ktype, "ciphertext": wrap_for_openbao(c, material)})
+    assert s == 204, j
+    read = call(c, "GET", f"transit/keys/{name}")[1]["data"]
+    assert read["imported_key"] is True and read["imported_key_allow_rotation"] is False
+    msg = b64(b"made by openbao")
+    if ktype in AEAD_TYPES:
+        ct = call(o, "POST", f"transit/encrypt/{name}", {"plaintext": msg})[1]["data"]["ciphertext"]
+        assert call(c, "POST", f"transit/decrypt/{name}", {"ciphertext": ct})[1]["data"]["plaintext"] == msg
+    else:
+        assert read["keys"]["1"]["public_key"].strip() == call(o, "GET", f"transit/keys/{name}")[1]["data"]["keys"]["1"]["public_key"].strip()
+        sig = call(o, "POST", f"transit/sign/{name}", {"input": msg})[1]["data"]["signature"]
+        assert call(c, "POST", f"transit/verify/{name}", {"input": msg, "signature": sig})[1]["data"]["valid"] is True
+    same_status = call(c, "POST", f"transit/keys/{name}/rotate", {})
+    assert same_status[0] == 400 and "does not allow rotation" in same_status[1]["errors"][0]
+
+
+IMPORT_ERRORS = [
+    ("imp-err-existing", {"ciphertext": "AAAA"}),
+    ("imp-err-short", {"ciphertext": b64(b"x" * 100)}),
+    ("imp-err-conv", {"ciphertext": b64(b"x" * 600), "convergent_encryption": True}),
+    ("imp-err-empty", {}),
+    ("imp-err-type", {"type": "des", "ciphertext": b64(b"x" * 600)}),
+]
+
+
+@pytest.mark.parametrize("name,body", IMPORT_ERRORS, ids=[n for n, _ in IMPORT_ERRORS])
+def test_import_errors_are_4xx(servers, name, body):
+    c, o = servers
+    call(c, "POST", "transit/keys/imp-err-existing", {})
+    s, j = call(c, "POST", f"transit/keys/{name}/import", body)
+    assert 400 <= s < 500 and j["errors"], (s, j)
+
+
 # --------------------------------------------------------------- real clients
 
 def bao_json(server, *args):

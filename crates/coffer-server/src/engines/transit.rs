@@ -15,6 +15,7 @@ mod aead;
 mod backup;
 mod codec;
 mod fields;
+mod import;
 mod keys;
 mod keytype;
 mod material;
@@ -57,6 +58,8 @@ enum Route {
     Export,
     Backup,
     Restore,
+    Import,
+    WrappingKey,
 }
 
 use Operation::{Delete, List, Read, Update};
@@ -132,6 +135,25 @@ static PATHS: PathTable<Route> = PathTable(&[
         &[],
         false
     ),
+    spec!(
+        "keys/{name}/import",
+        Route::Import,
+        &[Update],
+        &[
+            "type",
+            "hash_function",
+            "ciphertext",
+            "public_key",
+            "allow_rotation",
+            "derived",
+            "exportable",
+            "allow_plaintext_backup",
+            "auto_rotate_period",
+            "context",
+        ],
+        false
+    ),
+    spec!("wrapping_key", Route::WrappingKey, &[Read], &[], false),
     spec!(
         "keys/{name}/trim",
         Route::KeyTrim,
@@ -296,7 +318,7 @@ fn storage_key(name: &str) -> String {
 }
 
 impl Transit {
-    fn lock_for(&self, name: &str) -> &Mutex<()> {
+    pub(crate) fn lock_for(&self, name: &str) -> &Mutex<()> {
         let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
@@ -440,6 +462,8 @@ impl Backend for Transit {
             Route::Export => keys::export(self, view, req, caps).await?,
             Route::Backup => keys::backup(self, view, caps.get("name")).await?,
             Route::Restore => keys::restore(self, view, req, caps.get("name")).await?,
+            Route::Import => import::import(self, view, req, caps.get("name")).await?,
+            Route::WrappingKey => import::get_wrapping_key(self, view).await?,
             Route::Random => ops::random(req, caps).await?,
             Route::Hash => ops::hash(req, caps.get("urlalgorithm"))?,
             Route::Encrypt => ops::encrypt(self, view, req, caps.get("name")).await?,

@@ -102,6 +102,8 @@ pub fn encode(p: &Policy) -> String {
             "storage_prefix": "",
             "auto_rotate_period": m.auto_rotate_period.saturating_mul(1_000_000_000),
             "soft_deleted": false,
+            "imported_key": m.imported_key,
+            "allow_imported_key_rotation": m.allow_imported_key_rotation,
             "key_size": m.key_size,
         },
         "archived_keys": {"keys": archived},
@@ -226,6 +228,8 @@ pub fn decode(backup: &str) -> Result<Policy> {
         key_size: u("key_size"),
         backup_info: pol.get("backup_info").filter(|v| !v.is_null()).cloned(),
         restore_info: None,
+        imported_key: flag(pol, "imported_key"),
+        allow_imported_key_rotation: flag(pol, "allow_imported_key_rotation"),
     };
     if meta.latest_version == 0 || !versions.contains_key(&meta.latest_version) {
         return Err(bad("invalid backup: the latest key version is missing"));

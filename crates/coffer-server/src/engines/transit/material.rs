@@ -104,6 +104,63 @@ pub fn random_bytes(n: usize) -> Zeroizing<Vec<u8>> {
     v
 }
 
+/// The secret to store for key material imported as OpenBao's BYOK sends it:
+/// raw bytes for symmetric and HMAC keys, PKCS#8 DER for asymmetric ones.
+pub fn secret_from_import(kt: KeyType, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
+    let size_error = || {
+        format!(
+            "invalid key size {} bytes for key type {}",
+            bytes.len(),
+            kt.as_str()
+        )
+    };
+    let parse_error = || format!("error parsing the imported {} key as PKCS#8", kt.as_str());
+    match kt {
+        k if k.is_aead() => (bytes.len() == k.key_len())
+            .then(|| Zeroizing::new(bytes.to_vec()))
+            .ok_or_else(size_error),
+        KeyType::Hmac => (32..=512)
+            .contains(&bytes.len())
+            .then(|| Zeroizing::new(bytes.to_vec()))
+            .ok_or_else(size_error),
+        KeyType::Ed25519 => {
+            // PrivateKeyInfo's privateKey holds an OCTET STRING of the 32-byte seed.
+            let inner = codec::pkcs8_inner_key(bytes).ok_or_else(parse_error)?;
+            let seed = match inner {
+                [0x04, 0x20, seed @ ..] if seed.len() == 32 => seed,
+                _ => return Err(parse_error()),
+            };
+            let pair = Ed25519KeyPair::from_seed_unchecked(seed).map_err(|_| parse_error())?;
+            let mut raw = Zeroizing::new(seed.to_vec());
+            raw.extend_from_slice(pair.public_key().as_ref());
+            Ok(raw)
+        }
+        k if k.is_ecdsa() => {
+            let pair = EcdsaKeyPair::from_pkcs8(ecdsa_alg(k), bytes).map_err(|_| parse_error())?;
+            let der = pair.to_pkcs8v1().map_err(|_| parse_error())?;
+            Ok(Zeroizing::new(der.as_ref().to_vec()))
+        }
+        k if k.is_rsa() => {
+            let pk = PrivateDecryptingKey::from_pkcs8(bytes).map_err(|_| parse_error())?;
+            let want = match k {
+                KeyType::Rsa3072 => 3072,
+                KeyType::Rsa4096 => 4096,
+                _ => 2048,
+            };
+            if pk.key_size_bits() != want {
+                return Err(format!(
+                    "the imported RSA key has {} bits, not the {want} of {}",
+                    pk.key_size_bits(),
+                    k.as_str()
+                ));
+            }
+            let der: Pkcs8V1Der = pk.as_der().map_err(|_| parse_error())?;
+            Ok(Zeroizing::new(der.as_ref().to_vec()))
+        }
+        _ => Err(size_error()),
+    }
+}
+
 /// An AEAD key for AES-GCM / ChaCha20-Poly1305 key types.
 pub fn aead_key(kt: KeyType, raw: &[u8]) -> Option<LessSafeKey> {
     let alg = match kt {
@@ -155,16 +212,21 @@ impl KeyVersion {
             }
             _ => return Err(err()),
         };
+        KeyVersion::from_secret(kt, key)
+    }
+
+    /// A new version holding `key` (raw symmetric/HMAC key, ed25519's
+    /// 64-byte seed‖public key, or PKCS#8 for ECDSA/RSA) and a fresh HMAC key.
+    pub fn from_secret(kt: KeyType, key: Zeroizing<Vec<u8>>) -> Result<KeyVersion, MaterialError> {
         let hmac_key = if kt == KeyType::Hmac {
             key.clone()
         } else {
             random_bytes(32)
         };
-        let now = crate::ids::now_unix();
         let stored = StoredVersion {
             key: codec::encode(&key),
             hmac_key: codec::encode(&hmac_key),
-            time: now,
+            time: crate::ids::now_unix(),
             creation_time: crate::ids::rfc3339_now(),
             public_key: String::new(),
         };

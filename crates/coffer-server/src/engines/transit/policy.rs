@@ -36,6 +36,10 @@ pub struct PolicyMeta {
     pub key_size: u32,
     pub backup_info: Option<Value>,
     pub restore_info: Option<Value>,
+    /// The key material came from `keys/<name>/import`.
+    pub imported_key: bool,
+    /// Imported keys rotate only when this was set at import.
+    pub allow_imported_key_rotation: bool,
 }
 
 /// The persisted form (one barrier entry per key, at `policy/<name>`).
@@ -100,6 +104,12 @@ impl Policy {
 
     /// Adds a new latest version.
     pub fn rotate(&mut self) -> Result<()> {
+        if self.meta.imported_key && !self.meta.allow_imported_key_rotation {
+            return Err(bad(format!(
+                "imported key {} does not allow rotation within Vault",
+                self.meta.name
+            )));
+        }
         let version =
             KeyVersion::generate(self.kt, self.meta.key_size as usize).map_err(Error::internal)?;
         self.meta.latest_version += 1;
@@ -114,7 +124,7 @@ impl Policy {
     /// Is automatic rotation due?
     pub fn rotation_due(&self, now: i64) -> bool {
         let period = self.meta.auto_rotate_period;
-        if period == 0 {
+        if period == 0 || (self.meta.imported_key && !self.meta.allow_imported_key_rotation) {
             return false;
         }
         let last = self
@@ -188,7 +198,13 @@ impl Policy {
         d.insert("supports_signing", json!(kt.supports_signing()));
         d.insert("supports_derivation", json!(kt.supports_derivation()));
         d.insert("auto_rotate_period", json!(m.auto_rotate_period));
-        d.insert("imported_key", json!(false));
+        d.insert("imported_key", json!(m.imported_key));
+        if m.imported_key {
+            d.insert(
+                "imported_key_allow_rotation",
+                json!(m.allow_imported_key_rotation),
+            );
+        }
         d.insert("soft_deleted", json!(false));
         if m.key_size != 0 {
             d.insert("key_size", json!(m.key_size));
