@@ -73,8 +73,7 @@ pub fn request(
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    let tcp = TcpStream::connect((host.as_str(), u.port))
-        .map_err(|e| format!("cannot connect to {}:{}: {e}", u.host, u.port))?;
+    let tcp = connect(&host, u.port)?;
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
     let _ = tcp.set_write_timeout(Some(Duration::from_secs(60)));
     let raw = if u.tls {
@@ -92,11 +91,33 @@ pub fn request(
     parse_response(&raw)
 }
 
+/// Largest response accepted (the address may come from an untrusted file).
+const MAX_RESPONSE: u64 = 4 << 20;
+
+fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+    use std::net::ToSocketAddrs;
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?;
+    let mut last = format!("no address for {host}:{port}");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, Duration::from_secs(15)) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = format!("cannot connect to {host}:{port}: {e}"),
+        }
+    }
+    Err(last)
+}
+
 fn exchange<S: Read + Write>(s: &mut S, msg: &[u8]) -> Result<Vec<u8>, String> {
     s.write_all(msg).map_err(|e| format!("send: {e}"))?;
     s.flush().map_err(|e| format!("send: {e}"))?;
     let mut out = Vec::new();
-    match s.read_to_end(&mut out) {
+    let read = s.take(MAX_RESPONSE + 1).read_to_end(&mut out);
+    if out.len() as u64 > MAX_RESPONSE {
+        return Err(format!("response larger than {MAX_RESPONSE} bytes"));
+    }
+    match read {
         Ok(_) => Ok(out),
         // servers that close without TLS close_notify: keep what we got
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => Ok(out),

@@ -19,8 +19,12 @@ pub fn load(text: &str) -> Result<Vec<Branch>> {
         pos: 0,
         anchors: HashMap::new(),
         pending: Vec::new(),
+        expanded: 0,
     };
-    for ev in Parser::new_from_str(text) {
+    // comments are bounded by the input size; the parser's default (96
+    // consecutive comments) is too small for real files
+    let options = granit_parser::options! { max_buffered_comment_events: text.len() / 2 + 96 };
+    for ev in Parser::new_from_str_with_options(text, options) {
         let (ev, span) = ev.map_err(|e| Error::parse(FMT, e.to_string()))?;
         l.events.push((ev, span));
     }
@@ -30,9 +34,31 @@ pub fn load(text: &str) -> Result<Vec<Branch>> {
 struct Loader<'a> {
     events: Vec<(Event<'a>, Span)>,
     pos: usize,
-    anchors: HashMap<usize, Value>,
+    /// Anchored nodes with their size in nodes.
+    anchors: HashMap<usize, (Value, usize)>,
     /// Comments seen but not yet placed: (text, column).
     pending: Vec<(String, usize)>,
+    /// Nodes created by alias expansion so far (bounded: "billion laughs").
+    expanded: usize,
+}
+
+/// Most nodes alias expansion may create in one file.
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+fn size(v: &Value) -> usize {
+    match v {
+        Value::Map(items) => {
+            1 + items
+                .iter()
+                .map(|i| match i {
+                    Item::Pair(_, v) => size(v),
+                    Item::Comment(_) => 1,
+                })
+                .sum::<usize>()
+        }
+        Value::Seq(e) => 1 + e.iter().map(size).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl<'a> Loader<'a> {
@@ -123,27 +149,37 @@ impl<'a> Loader<'a> {
             Event::Scalar(text, style, anchor, tag) => {
                 let v = scalar(&text, style, tag.as_deref())?;
                 if anchor != 0 {
-                    self.anchors.insert(anchor, v.clone());
+                    self.anchors.insert(anchor, (v.clone(), size(&v)));
                 }
                 Ok(v)
             }
             Event::MappingStart(_, anchor, _) => {
                 let v = Value::Map(self.map(span)?);
                 if anchor != 0 {
-                    self.anchors.insert(anchor, v.clone());
+                    self.anchors.insert(anchor, (v.clone(), size(&v)));
                 }
                 Ok(v)
             }
             Event::SequenceStart(_, anchor, _) => {
                 let v = Value::Seq(self.seq(span)?);
                 if anchor != 0 {
-                    self.anchors.insert(anchor, v.clone());
+                    self.anchors.insert(anchor, (v.clone(), size(&v)));
                 }
                 Ok(v)
             }
-            Event::Alias(id) => self.anchors.get(&id).cloned().ok_or_else(|| {
-                Error::parse(FMT, format!("unknown alias at line {}", span.start.line()))
-            }),
+            Event::Alias(id) => {
+                let (v, n) = self.anchors.get(&id).ok_or_else(|| {
+                    Error::parse(FMT, format!("unknown alias at line {}", span.start.line()))
+                })?;
+                self.expanded = self.expanded.saturating_add(*n);
+                if self.expanded > MAX_ALIAS_NODES {
+                    return Err(Error::parse(
+                        FMT,
+                        "aliases expand to too many nodes (more than 1,000,000)",
+                    ));
+                }
+                Ok(v.clone())
+            }
             _ => Err(Error::parse(
                 FMT,
                 format!("unexpected event at line {}", span.start.line()),
@@ -331,6 +367,22 @@ mod tests {
         assert!(load("- a\n- b\n").is_err());
         assert!(load("a: 1\na: 2\n").is_err());
         assert!(load("a: [1, 2\n").is_err());
+    }
+
+    #[test]
+    fn alias_bomb_and_many_comments() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = load(&bomb).unwrap_err().to_string();
+        assert!(err.contains("too many nodes"), "{err}");
+        let many: String = std::iter::once("a: 1\n".to_owned())
+            .chain((0..500).map(|i| format!("# c{i}\n")))
+            .chain(std::iter::once("b: 2\n".to_owned()))
+            .collect();
+        assert_eq!(load(&many).unwrap()[0].len(), 502);
     }
 
     #[test]
