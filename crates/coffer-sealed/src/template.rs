@@ -15,12 +15,10 @@ use base64::engine::general_purpose::STANDARD;
 use crate::emit::go_json_string;
 
 #[derive(Clone, Debug)]
-enum Val<'a> {
+enum Val {
     Data,
     Str(String),
     Missing,
-    #[allow(dead_code)]
-    Borrowed(&'a str),
 }
 
 /// Renders `tmpl` with `data` as `.`.
@@ -48,7 +46,7 @@ pub fn render(tmpl: &str, data: &BTreeMap<String, String>) -> Result<String, Str
         let action = action.trim();
         if !(action.starts_with("/*") && action.ends_with("*/")) {
             let v = eval_pipeline(action, data)?;
-            out.push_str(&to_text(&v, data)?);
+            out.push_str(&to_text(&v)?);
         }
         rest = next;
     }
@@ -56,10 +54,9 @@ pub fn render(tmpl: &str, data: &BTreeMap<String, String>) -> Result<String, Str
     Ok(out)
 }
 
-fn to_text(v: &Val<'_>, _data: &BTreeMap<String, String>) -> Result<String, String> {
+fn to_text(v: &Val) -> Result<String, String> {
     match v {
         Val::Str(s) => Ok(s.clone()),
-        Val::Borrowed(s) => Ok((*s).to_owned()),
         Val::Missing => Ok("<no value>".into()),
         Val::Data => Err("cannot print the whole data map".into()),
     }
@@ -132,21 +129,21 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
-fn eval_pipeline<'a>(action: &str, data: &'a BTreeMap<String, String>) -> Result<Val<'a>, String> {
+fn eval_pipeline(action: &str, data: &BTreeMap<String, String>) -> Result<Val, String> {
     let toks = tokenize(action)?;
     if let Some(Tok::Word(w)) = toks.first()
         && matches!(w.as_str(), "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block")
     {
         return Err(format!("unsupported template action {w:?}"));
     }
-    let mut prev: Option<Val<'a>> = None;
+    let mut prev: Option<Val> = None;
     for cmd in toks.split(|t| *t == Tok::Pipe) {
         prev = Some(eval_command(cmd, prev.take(), data)?);
     }
     prev.ok_or_else(|| "empty action".to_owned())
 }
 
-fn operand<'a>(t: &Tok, data: &'a BTreeMap<String, String>) -> Result<Val<'a>, String> {
+fn operand(t: &Tok, data: &BTreeMap<String, String>) -> Result<Val, String> {
     Ok(match t {
         Tok::Dot => Val::Data,
         Tok::Field(f) => data.get(f).map_or(Val::Missing, |v| Val::Str(v.clone())),
@@ -156,15 +153,14 @@ fn operand<'a>(t: &Tok, data: &'a BTreeMap<String, String>) -> Result<Val<'a>, S
     })
 }
 
-fn s(v: &Val<'_>) -> String {
+fn s(v: &Val) -> String {
     match v {
         Val::Str(s) => s.clone(),
-        Val::Borrowed(s) => (*s).to_owned(),
         Val::Missing | Val::Data => String::new(),
     }
 }
 
-fn eval_command<'a>(cmd: &[Tok], piped: Option<Val<'a>>, data: &'a BTreeMap<String, String>) -> Result<Val<'a>, String> {
+fn eval_command(cmd: &[Tok], piped: Option<Val>, data: &BTreeMap<String, String>) -> Result<Val, String> {
     let Some(first) = cmd.first() else { return Err("empty command".into()) };
     let Tok::Word(func) = first else {
         if cmd.len() > 1 || piped.is_some() {
