@@ -76,6 +76,24 @@ enum Cmd {
     ExecFile { file: PathBuf, command: String },
     /// Print {"encrypted": true|false}
     Filestatus { file: PathBuf },
+    /// Add or delete key groups
+    #[command(subcommand)]
+    Groups(GroupsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum GroupsCmd {
+    /// Add a key group made of the --age/--pgp/--hc-vault-transit keys
+    Add {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Delete the key group at INDEX (0-based)
+    Delete {
+        #[arg(long)]
+        file: PathBuf,
+        index: usize,
+    },
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -212,6 +230,10 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Cmd::ExecEnv { file, command }) => exec::exec_env(&g, &file, &command),
         Some(Cmd::ExecFile { file, command }) => exec::exec_file(&g, &file, &command),
         Some(Cmd::Filestatus { file }) => commands::filestatus(&g, &file),
+        Some(Cmd::Groups(GroupsCmd::Add { file })) => commands::groups(&g, &file, None),
+        Some(Cmd::Groups(GroupsCmd::Delete { file, index })) => {
+            commands::groups(&g, &file, Some(index))
+        }
         None => {
             let file = cli.file.as_deref();
             if cli.encrypt {

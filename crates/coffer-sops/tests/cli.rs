@@ -438,3 +438,34 @@ fn edit_new_file_and_stdin() {
     // stdin without a type is refused
     assert_ne!(cli::run_cmd(env.cmd(&["decrypt"]), Some(b"a: 1\n")).code, 0);
 }
+
+#[test]
+fn groups_add_and_delete() {
+    let env = Env::new(2);
+    let (r0, r1) = (env.ids[0].1.clone(), env.ids[1].1.clone());
+    env.write("a.yaml", b"k: v\n");
+    assert_eq!(
+        env.run(&["encrypt", "-i", "--age", &r0, "a.yaml"], &[])
+            .code,
+        0
+    );
+    let o = env.run(&["groups", "add", "--file", "a.yaml", "--age", &r1], &[0]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let t = String::from_utf8(env.read("a.yaml")).unwrap();
+    assert!(
+        t.contains("key_groups:") && t.contains("shamir_threshold: 2"),
+        "{t}"
+    );
+    // both groups are now needed
+    assert_eq!(env.run(&["decrypt", "a.yaml"], &[0]).code, 128);
+    assert_eq!(env.run(&["decrypt", "a.yaml"], &[0, 1]).text(), "k: v\n");
+    let o = env.run(&["groups", "delete", "--file", "a.yaml", "0"], &[0, 1]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(env.run(&["decrypt", "a.yaml"], &[1]).text(), "k: v\n");
+    assert_eq!(env.run(&["decrypt", "a.yaml"], &[0]).code, 128);
+    assert_ne!(
+        env.run(&["groups", "delete", "--file", "a.yaml", "0"], &[1])
+            .code,
+        0
+    );
+}

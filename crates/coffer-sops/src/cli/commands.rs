@@ -300,6 +300,48 @@ pub(super) fn updatekeys(g: &Global, files: &[std::path::PathBuf]) -> Result<u8>
     Ok(0)
 }
 
+/// `groups add` (`delete = None`, keys from the command line) or
+/// `groups delete INDEX`: same data key, re-protected for the new groups.
+pub(super) fn groups(g: &Global, file: &Path, delete: Option<usize>) -> Result<u8> {
+    let bytes = read_input(Some(file))?;
+    let f = g.input_format(Some(file))?;
+    let (_, meta) = document::parse_encrypted(&bytes, f)?;
+    let mut groups = meta.groups.clone();
+    match delete {
+        Some(i) => {
+            if i >= groups.len() {
+                return Err(Error::Usage(format!(
+                    "no key group {i}: the file has {} (indexes start at 0)",
+                    groups.len()
+                )));
+            }
+            groups.remove(i);
+        }
+        None => {
+            let group = g.cli_group()?.ok_or(Error::NoKeys)?;
+            groups.push(group);
+        }
+    }
+    if groups.is_empty() {
+        return Err(Error::Usage("cannot delete the last key group".into()));
+    }
+    let threshold = match g.shamir_secret_sharing_threshold {
+        Some(t) => Some(t),
+        None if groups.len() > 1 => Some(meta.threshold().clamp(2, groups.len())),
+        None => None,
+    };
+    let out = document::update_keys(
+        &bytes,
+        f,
+        &mut g.key_context(),
+        groups,
+        threshold,
+        g.style(f, None),
+    )?;
+    write_atomic(file, &out)?;
+    Ok(0)
+}
+
 pub(super) fn filestatus(g: &Global, file: &Path) -> Result<u8> {
     let bytes = read_input(Some(file))?;
     let f = g.input_format(Some(file))?;
