@@ -306,6 +306,52 @@ def test_hash_and_random(servers):
     same(servers, "POST", "transit/random/16", {"format": "octal"}, status=400)
 
 
+def shape_of(value):
+    """A key export's format, without its secret: PEM label or base64 length."""
+    if value.startswith("-----BEGIN"):
+        return (value.splitlines()[0], value.endswith("\n"))
+    return ("base64", len(unb64(value)))
+
+
+EXPORTS = [
+    ("aes256-gcm96", "encryption-key"), ("aes128-gcm96", "encryption-key"), ("chacha20-poly1305", "hmac-key"),
+    ("ed25519", "signing-key"), ("ed25519", "public-key"), ("ecdsa-p256", "signing-key"), ("ecdsa-p256", "public-key"),
+    ("ecdsa-p384", "public-key"), ("rsa-2048", "signing-key"), ("rsa-2048", "encryption-key"), ("rsa-2048", "public-key"),
+    ("ed25519", "encryption-key"), ("aes256-gcm96", "signing-key"),
+]
+
+
+@pytest.mark.parametrize("ktype,kind", EXPORTS, ids=[f"{k}-{e}" for k, e in EXPORTS])
+def test_export_shapes_match_openbao(servers, ktype, kind):
+    name = f"ex-{ktype}-{kind}"
+    for s in servers:
+        call(s, "POST", f"transit/keys/{name}", {"type": ktype, "exportable": True})
+        call(s, "POST", f"transit/keys/{name}/rotate", {})
+    (cs, cj), (os_, oj) = both(servers, "GET", f"transit/export/{kind}/{name}")
+    assert cs == os_, (cj, oj)
+    if cs != 200:
+        assert cj["errors"] == oj["errors"]
+        return
+    assert (cj["data"]["name"], cj["data"]["type"]) == (oj["data"]["name"], oj["data"]["type"])
+    assert list(cj["data"]["keys"]) == list(oj["data"]["keys"]) == ["1", "2"]
+    assert {k: shape_of(v) for k, v in cj["data"]["keys"].items()} == {k: shape_of(v) for k, v in oj["data"]["keys"].items()}
+    (cs, cj), (os_, oj) = both(servers, "GET", f"transit/export/{kind}/{name}/latest")
+    assert cs == os_ == 200 and list(cj["data"]["keys"]) == list(oj["data"]["keys"]) == ["2"]
+    same(servers, "GET", f"transit/export/{kind}/{name}/v9", status=400)
+
+
+def test_hmac_answers_match_openbao(servers):
+    for s in servers:
+        call(s, "POST", "transit/keys/hmd", {})
+    same(servers, "POST", "transit/hmac/hmd", {"input": b64(b"x")}, status=200)
+    same(servers, "POST", "transit/hmac/hmd/sha2-384", {"input": b64(b"x")}, status=200)
+    same(servers, "POST", "transit/hmac/hmd", {"batch_input": [{"input": b64(b"a"), "reference": "r"}, {"input": "!"}]}, status=200)
+    same(servers, "POST", "transit/hmac/hmd", {"input": "!"}, status=400)
+    same(servers, "POST", "transit/hmac/hmd", {"input": b64(b"x"), "key_version": 5}, status=400)
+    same(servers, "POST", "transit/verify/hmd", {"input": b64(b"x"), "hmac": "vault:v1:" + b64(b"\0" * 32)}, status=200)
+    same(servers, "POST", "transit/verify/hmd", {"input": b64(b"x"), "hmac": "vault:v1:AA==", "signature": "vault:v1:AA=="}, status=400)
+
+
 # ------------------------------------------------------------------ signatures
 
 def public_key(server, name):

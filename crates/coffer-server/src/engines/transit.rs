@@ -31,6 +31,7 @@ use async_trait::async_trait;
 use coffer_core::logical::{Error, Operation, Request, Response, Result};
 use coffer_core::paths::{PathSpec, PathTable};
 use tokio::sync::Mutex;
+use zeroize::Zeroizing;
 
 use crate::barrier::View;
 use crate::framework::{Backend, Ctx};
@@ -346,10 +347,13 @@ impl Transit {
         if let Some(p) = self.cached(name) {
             return Ok(Some(p));
         }
-        let stored: Option<policy::StoredPolicy> = view.get_json(&storage_key(name)).await?;
-        let Some(stored) = stored else {
+        // The plaintext entry holds key material: keep it in zeroizing buffers.
+        let Some(bytes) = view.get(&storage_key(name)).await? else {
             return Ok(None);
         };
+        let bytes = Zeroizing::new(bytes);
+        let stored: policy::StoredPolicy = serde_json::from_slice(&bytes)
+            .map_err(|_| Error::internal(format!("stored transit key {name:?} is malformed")))?;
         let p = Arc::new(Policy::from_stored(stored)?);
         self.set_cached(name, Some(p.clone()));
         Ok(Some(p))
@@ -377,8 +381,8 @@ impl Transit {
 
     /// Persists `p` and makes it the cached copy; the caller holds the lock.
     async fn store_locked(&self, view: &View, p: Policy) -> Result<Arc<Policy>> {
-        view.put_json(&storage_key(&p.meta.name), &p.to_stored())
-            .await?;
+        let bytes = Zeroizing::new(serde_json::to_vec(&p.to_stored()).map_err(Error::internal)?);
+        view.put(&storage_key(&p.meta.name), &bytes).await?;
         let p = Arc::new(p);
         self.set_cached(&p.meta.name, Some(p.clone()));
         Ok(p)

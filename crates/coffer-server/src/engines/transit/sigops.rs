@@ -216,35 +216,34 @@ type ItemCheck = Box<dyn Fn(&Item) -> std::result::Result<bool, String>>;
 pub async fn verify(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
     let f: OpFields = parse(&req.data)?;
     let (items, is_batch) = items(&f, req)?;
-    let with_sig = items
-        .iter()
-        .filter(|i| Item::text(&i.signature).is_some())
-        .count();
-    let with_hmac = items
-        .iter()
-        .filter(|i| Item::text(&i.hmac).is_some())
-        .count();
-    let use_hmac = match (with_sig, with_hmac) {
-        (0, 0) => {
+    // OpenBao's classification: an item with a signature is a signature
+    // item even when it also has an hmac.
+    let (mut sig_found, mut hmac_found, mut missing) = (false, false, false);
+    for item in &items {
+        if Item::text(&item.signature).is_some() {
+            sig_found = true;
+        } else if Item::text(&item.hmac).is_some() {
+            hmac_found = true;
+        } else {
+            missing = true;
+        }
+    }
+    let use_hmac = match (sig_found, hmac_found, missing) {
+        (true, true, _) if !is_batch => return Err(bad("provide one of 'signature' or 'hmac'")),
+        (false, false, _) if !is_batch => {
             return Err(bad(
                 "neither a 'signature' nor an 'hmac' were given to verify",
             ));
         }
-        (s, h) if s > 0 && h > 0 && !is_batch => {
-            return Err(bad("provide one of 'signature' or 'hmac'"));
-        }
-        (s, h) if s > 0 && h > 0 => {
+        (true, true, _) => {
             return Err(bad(
                 "elements of batch_input must all provide 'signature' or all provide 'hmac'",
             ));
         }
-        (s, _) if s > 0 && s < items.len() => {
-            return Err(bad("some elements of batch_input are missing 'signature'"));
-        }
-        (_, h) if h > 0 && h < items.len() => {
-            return Err(bad("some elements of batch_input are missing 'hmac'"));
-        }
-        (_, h) => h > 0,
+        (true, _, true) => return Err(bad("some elements of batch_input are missing 'signature'")),
+        (_, true, true) => return Err(bad("some elements of batch_input are missing 'hmac'")),
+        (_, _, true) => return Err(bad("no batch_input elements have 'signature' or 'hmac'")),
+        (_, hmac, _) => hmac,
     };
     let p = t.get(view, caps.get("name")).await?.ok_or_else(|| {
         bad(if use_hmac {
