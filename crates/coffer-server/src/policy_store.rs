@@ -6,76 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use coffer_core::logical::{Error, Result};
-use coffer_core::policy::{Acl, Policy};
+use coffer_core::policy::{Acl, DEFAULT_POLICY, Policy};
 use serde::{Deserialize, Serialize};
 
 use crate::barrier::View;
 use crate::ids;
-
-/// The built-in `default` policy: what every token may do to itself.
-pub const DEFAULT_POLICY: &str = r#"# Allow tokens to look up their own properties
-path "auth/token/lookup-self" {
-    capabilities = ["read"]
-}
-
-# Allow tokens to renew themselves
-path "auth/token/renew-self" {
-    capabilities = ["update"]
-}
-
-# Allow tokens to revoke themselves
-path "auth/token/revoke-self" {
-    capabilities = ["update"]
-}
-
-# Allow a token to look up its own capabilities on a path
-path "sys/capabilities-self" {
-    capabilities = ["update"]
-}
-
-# Allow a token to look up its resultant ACL from all policies
-path "sys/internal/ui/resultant-acl" {
-    capabilities = ["read"]
-}
-
-# Allow a token to renew a lease via lease_id in the request body
-path "sys/leases/renew" {
-    capabilities = ["update"]
-}
-
-# Allow looking up lease properties
-path "sys/leases/lookup" {
-    capabilities = ["update"]
-}
-
-# Allow a token to manage its own cubbyhole
-path "cubbyhole/*" {
-    capabilities = ["create", "read", "update", "delete", "list"]
-}
-
-# Allow a token to wrap arbitrary values in a response-wrapping token
-path "sys/wrapping/wrap" {
-    capabilities = ["update"]
-}
-
-# Allow a token to look up the creation time and TTL of a wrapping token
-path "sys/wrapping/lookup" {
-    capabilities = ["update"]
-}
-
-# Allow a token to unwrap a response-wrapping token
-path "sys/wrapping/unwrap" {
-    capabilities = ["update"]
-}
-
-# Allow general purpose tools
-path "sys/tools/hash" {
-    capabilities = ["update"]
-}
-path "sys/tools/hash/*" {
-    capabilities = ["update"]
-}
-"#;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredPolicy {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use coffer_core::logical::{Error, Object, Operation, Request, Response, Result};
+use coffer_core::policy::AuthzRequest;
 use serde_json::{Value, json};
 
 use super::{Active, Core};
@@ -174,7 +175,13 @@ impl Core {
             };
         }
         if let (Some(acl), false) = (&acl, unauthenticated) {
-            let decision = acl.authorize(req.operation, &path, Some(&req.data));
+            // Wrapped responses are refused at the edge, so no request carries a wrap TTL.
+            let decision = acl.check(&AuthzRequest {
+                op: req.operation,
+                path: &path,
+                params: Some(&req.data),
+                wrap_ttl: None,
+            });
             let allowed = decision.allowed;
             if !allowed || (needs_sudo(&path) && !decision.sudo) {
                 self.audit_denied(&active, &raw, &path, mounted)?;

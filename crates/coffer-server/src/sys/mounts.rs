@@ -257,7 +257,7 @@ pub(super) async fn handle(
             let target = path.trim_start_matches('/');
             let table = sys.active.mount_table();
             let allowed = |prefix: &str| match (sys.acl, sys.ctx.token) {
-                (Some(acl), Some(_)) => acl.is_root() || mount_access(acl, prefix),
+                (Some(acl), Some(_)) => acl.has_mount_access(prefix),
                 _ => false,
             };
             match table.route(target) {
@@ -275,31 +275,4 @@ pub(super) async fn handle(
         }
         _ => Err(Error::UnsupportedOperation),
     }
-}
-
-/// Vault's `hasMountAccess`: the ACL grants something other than `deny` on
-/// some path inside the mount (or on a glob that covers it).
-fn mount_access(acl: &coffer_core::policy::Acl, mount_prefix: &str) -> bool {
-    let resultant = acl.resultant();
-    let grants = |rule: &Value| {
-        rule.get("capabilities")
-            .and_then(Value::as_array)
-            .is_some_and(|caps| caps.iter().any(|c| c.as_str() != Some("deny")))
-    };
-    let covers = |path: &str, glob: bool| {
-        let literal = path.split('+').next().unwrap_or(path);
-        literal.starts_with(mount_prefix) || (glob && mount_prefix.starts_with(literal))
-    };
-    [("exact_paths", false), ("glob_paths", true)]
-        .iter()
-        .any(|(key, glob)| {
-            resultant
-                .get(*key)
-                .and_then(Value::as_object)
-                .is_some_and(|rules| {
-                    rules
-                        .iter()
-                        .any(|(p, rule)| covers(p, *glob) && grants(rule))
-                })
-        })
 }
