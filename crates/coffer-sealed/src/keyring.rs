@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -37,12 +38,13 @@ pub struct RingKey {
 pub struct KeyRing {
     keys: Vec<RingKey>,
     hints: RwLock<HashMap<String, KeyId>>,
+    rsa_ops: AtomicU64,
 }
 
 impl Clone for KeyRing {
     fn clone(&self) -> Self {
         let hints = self.hints.read().map(|h| h.clone()).unwrap_or_default();
-        KeyRing { keys: self.keys.clone(), hints: RwLock::new(hints) }
+        KeyRing { keys: self.keys.clone(), hints: RwLock::new(hints), rsa_ops: AtomicU64::new(self.rsa_ops()) }
     }
 }
 
@@ -111,7 +113,7 @@ impl KeyRing {
             }
             tried[slot] = Some(id);
             if let Some(k) = self.keys.iter().filter(fits).find(|k| k.key.id() == id)
-                && let Ok(plain) = hybrid::decrypt(k.key.oaep(), blob, label)
+                && let Ok(plain) = self.try_key(k, blob, label)
             {
                 if slot == 1 {
                     self.remember(hint, id, None);
@@ -120,7 +122,7 @@ impl KeyRing {
             }
         }
         for k in self.keys.iter().filter(fits).filter(|k| !tried.contains(&Some(k.key.id()))) {
-            if let Ok(plain) = hybrid::decrypt(k.key.oaep(), blob, label) {
+            if let Ok(plain) = self.try_key(k, blob, label) {
                 if !hint.is_empty() {
                     self.remember(hint, k.key.id(), ns_hint.as_deref());
                 }
@@ -140,6 +142,16 @@ impl KeyRing {
                 hints.insert(ns.to_owned(), id);
             }
         }
+    }
+
+    /// RSA private-key operations performed so far (what the key ordering saves).
+    pub fn rsa_ops(&self) -> u64 {
+        self.rsa_ops.load(Ordering::Relaxed)
+    }
+
+    fn try_key(&self, k: &RingKey, blob: &[u8], label: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.rsa_ops.fetch_add(1, Ordering::Relaxed);
+        hybrid::decrypt(k.key.oaep(), blob, label)
     }
 
     /// Forgets all hints (e.g. after keys were removed).
@@ -162,6 +174,34 @@ mod tests {
 
     fn at(key: &PrivateKey, secs: i64) -> RingKey {
         RingKey { key: key.clone(), cert: None, order_time: OffsetDateTime::from_unix_timestamp(secs).unwrap() }
+    }
+
+    #[test]
+    fn ordering_saves_rsa_operations() {
+        let k = keys();
+        let mut ring = KeyRing::new();
+        for (i, key) in k.iter().enumerate() {
+            ring.add(at(key, 100 - i as i64));
+        }
+        // Newest key: one operation, even without a hint.
+        let fresh = hybrid::encrypt(k[0].public(), b"n", b"").unwrap();
+        ring.decrypt(&fresh, b"", "").unwrap();
+        assert_eq!(ring.rsa_ops(), 1);
+        // Oldest key: the first time costs every key, then the object's hint makes it one.
+        let old = hybrid::encrypt(k[2].public(), b"o", b"ns/a").unwrap();
+        ring.decrypt(&old, b"ns/a", "ns/a").unwrap();
+        assert_eq!(ring.rsa_ops(), 1 + 3);
+        ring.decrypt(&old, b"ns/a", "ns/a").unwrap();
+        assert_eq!(ring.rsa_ops(), 1 + 3 + 1);
+        // Another object of the namespace starts with the namespace's key.
+        let sibling = hybrid::encrypt(k[2].public(), b"s", b"ns/b").unwrap();
+        ring.decrypt(&sibling, b"ns/b", "ns/b").unwrap();
+        assert_eq!(ring.rsa_ops(), 1 + 3 + 1 + 1);
+        // A blob of another modulus size is never tried (no RSA operation).
+        let other = PrivateKey::generate(3072).unwrap();
+        let blob = hybrid::encrypt(other.public(), b"x", b"").unwrap();
+        assert!(ring.decrypt(&blob, b"", "").is_err());
+        assert_eq!(ring.rsa_ops(), 6);
     }
 
     #[test]

@@ -30,13 +30,13 @@ fn sealed_object() -> SealedSecretObject {
 fn context(client: Client) -> Context {
     let dir = common::compat().join("kubesealpy");
     let ring = KeyRing::from_keys(["key.pem", "key-old.pem"].map(|f| PrivateKey::from_pem(&std::fs::read(dir.join(f)).unwrap(), f).unwrap()));
-    Context {
-        recorder: Recorder::new(client.clone(), Reporter { controller: "sealed-secrets".into(), instance: Some("test".into()) }),
-        client,
-        keys: Arc::new(KeyStore::new(ring)),
-        options: ReconcileOptions::default(),
-        metrics: Arc::new(coffer_sealed::controller::metrics::Metrics::default()),
-    }
+    Context::new(
+        client.clone(),
+        Arc::new(KeyStore::new(ring)),
+        Recorder::new(client, Reporter { controller: "sealed-secrets".into(), instance: Some("test".into()) }),
+        ReconcileOptions::default(),
+        Arc::new(coffer_sealed::controller::metrics::Metrics::default()),
+    )
 }
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -127,6 +127,22 @@ async fn synced_object_makes_no_writes() {
     reconcile_object(&synced, &ctx).await.expect("ok");
     drop(ctx);
     api_server.await.unwrap();
+}
+
+#[test]
+fn error_policy_backs_off_and_gives_up_after_max_retries() {
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _guard = rt.enter();
+    let mut ctx = context(Client::new(service, "default"));
+    ctx.max_retries = 3;
+    use kube::runtime::controller::Action;
+    assert_eq!(ctx.on_error("ns/a"), Action::requeue(std::time::Duration::from_secs(1)));
+    assert_eq!(ctx.on_error("ns/a"), Action::requeue(std::time::Duration::from_secs(2)));
+    assert_eq!(ctx.on_error("ns/b"), Action::requeue(std::time::Duration::from_secs(1)));
+    assert_eq!(ctx.on_error("ns/a"), Action::requeue(std::time::Duration::from_secs(4)));
+    assert_eq!(ctx.on_error("ns/a"), Action::await_change());
+    assert_eq!(ctx.on_error("ns/a"), Action::requeue(std::time::Duration::from_secs(1)), "counting restarts after giving up");
 }
 
 /// End to end against a real cluster (not available here): apply

@@ -72,6 +72,15 @@ pub struct ControllerArgs {
     /// Not implemented yet: must be empty.
     #[arg(long, default_value = "")]
     pub additional_namespaces: String,
+    /// Do not watch Secrets (deleted Secrets are not re-created; less RBAC).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub skip_recreate: bool,
+    /// Pick up key Secrets added while running.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub watch_for_secrets: bool,
+    /// Give up on an object after this many consecutive failures (until it changes).
+    #[arg(long, default_value_t = 5)]
+    pub max_unseal_retries: u32,
 }
 
 /// Applies `SEALED_SECRETS_<FLAG>` for every long flag not on the command line.
@@ -123,6 +132,9 @@ pub fn config(a: &ControllerArgs) -> Result<Config, String> {
         listen_metrics_addr: addr(&a.listen_metrics_addr)?,
         rate_limit: (a.rate_limit, a.rate_limit_burst),
         label_selector: (!a.label_selector.is_empty()).then(|| a.label_selector.clone()),
+        skip_recreate: a.skip_recreate,
+        watch_for_secrets: a.watch_for_secrets,
+        max_unseal_retries: a.max_unseal_retries,
     })
 }
 

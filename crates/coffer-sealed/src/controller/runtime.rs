@@ -4,8 +4,8 @@
 //! replace the Secret, publish the event, patch the status).
 //!
 //! Entry points: [`run_controller`] and, for the binary, [`super::cli::main`]. Not wired yet:
-//! namespace restriction (`--all-namespaces=false`, `--additional-namespaces`),
-//! `--watch-for-secrets`, `--skip-recreate`, `--old-gc-behavior`, the retry limit.
+//! namespace restriction (`--all-namespaces=false`, `--additional-namespaces`) and
+//! `--old-gc-behavior`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -72,6 +72,12 @@ pub struct Config {
     pub rate_limit: (u32, u32),
     /// `--label-selector`.
     pub label_selector: Option<String>,
+    /// `--skip-recreate`: do not watch Secrets (deleted Secrets are not re-created).
+    pub skip_recreate: bool,
+    /// `--watch-for-secrets`: pick up key Secrets added at runtime.
+    pub watch_for_secrets: bool,
+    /// `--max-unseal-retries` (default 5).
+    pub max_unseal_retries: u32,
 }
 
 impl Default for Config {
@@ -87,6 +93,9 @@ impl Default for Config {
             listen_metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),
             rate_limit: (2, 2),
             label_selector: None,
+            skip_recreate: false,
+            watch_for_secrets: false,
+            max_unseal_retries: 5,
         }
     }
 }
@@ -159,6 +168,37 @@ pub struct Context {
     pub options: ReconcileOptions,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Consecutive failures per `namespace/name` (for `--max-unseal-retries`).
+    pub failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// `--max-unseal-retries`.
+    pub max_retries: u32,
+}
+
+impl Context {
+    /// A context with default retry settings.
+    pub fn new(client: Client, keys: Arc<KeyStore>, recorder: Recorder, options: ReconcileOptions, metrics: Arc<Metrics>) -> Context {
+        Context { client, keys, recorder, options, metrics, failures: Default::default(), max_retries: 5 }
+    }
+
+    /// The error policy: back off exponentially (1 s, 2 s, 4 s, … up to 5 min) and give up after
+    /// `max_retries` consecutive failures until the object changes again.
+    pub fn on_error(&self, key: &str) -> Action {
+        let Ok(mut f) = self.failures.lock() else { return Action::requeue(Duration::from_secs(60)) };
+        let n = f.entry(key.to_owned()).or_default();
+        *n += 1;
+        if *n > self.max_retries {
+            tracing::warn!(object = key, retries = self.max_retries, "giving up until the object changes");
+            f.remove(key);
+            return Action::await_change();
+        }
+        Action::requeue(Duration::from_secs((1u64 << (*n - 1).min(8)).min(300)))
+    }
+
+    fn on_success(&self, key: &str) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(key);
+        }
+    }
 }
 
 fn convert<T: serde::de::DeserializeOwned>(v: Value, what: &'static str) -> Result<T, RunError> {
@@ -231,6 +271,7 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
     if retry {
         return Err(RunError::Retry(event.message));
     }
+    ctx.on_success(&format!("{ns}/{name}"));
     Ok(Action::await_change())
 }
 
@@ -311,6 +352,21 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(), Ru
     axum::serve(listener, app).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })
 }
 
+async fn watch_key_secrets(client: Client, ns: String, cfg: Config, store: Arc<KeyStore>) {
+    use kube::runtime::WatchStreamExt;
+    let api: Api<K8sSecret> = Api::namespaced(client, &ns);
+    let wc = watcher::Config::default().labels(&format!("{}={}", keys::KEY_LABEL, keys::KEY_ACTIVE));
+    let mut stream = std::pin::pin!(watcher(api, wc).default_backoff().applied_objects());
+    while let Some(item) = stream.next().await {
+        let Ok(secret) = item else { continue };
+        let Ok(value) = serde_json::to_value(&secret) else { continue };
+        match keys::parse_key_secret(&value, cfg.order_priority) {
+            Ok(k) => store.add(k),
+            Err(e) => tracing::warn!(error = %e, "skipping unusable key secret"),
+        }
+    }
+}
+
 async fn renew_loop(client: Client, ns: String, cfg: Config, store: Arc<KeyStore>) {
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
     loop {
@@ -354,21 +410,30 @@ pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
     let metrics_http = tokio::spawn(serve_metrics(cfg.listen_metrics_addr, metrics.clone()));
     tokio::spawn(renew_loop(client.clone(), ns, cfg.clone(), store.clone()));
     let reporter = Reporter { controller: "sealed-secrets".into(), instance: std::env::var("HOSTNAME").ok() };
-    let ctx = Arc::new(Context { client: client.clone(), keys: store, recorder: Recorder::new(client.clone(), reporter), options: cfg.reconcile, metrics });
+    if cfg.watch_for_secrets {
+        tokio::spawn(watch_key_secrets(client.clone(), key_namespace(cfg.key_namespace.as_deref()), cfg.clone(), store.clone()));
+    }
+    let mut ctx = Context::new(client.clone(), store, Recorder::new(client.clone(), reporter), cfg.reconcile, metrics);
+    ctx.max_retries = cfg.max_unseal_retries;
+    let ctx = Arc::new(ctx);
     let mut wc = watcher::Config::default();
     if let Some(sel) = &cfg.label_selector {
         wc = wc.labels(sel);
     }
     let sealed: Api<SealedSecretObject> = Api::all(client.clone());
     let secrets: Api<K8sSecret> = Api::all(client);
-    Controller::new(sealed, wc.clone())
-        .owns(secrets, wc)
+    let mut controller = Controller::new(sealed, wc.clone());
+    if !cfg.skip_recreate {
+        controller = controller.owns(secrets, wc);
+    }
+    controller
         .shutdown_on_signal()
         .run(
             |obj, ctx: Arc<Context>| async move { reconcile_object(&obj, &ctx).await },
-            |_obj, err, _ctx| {
-                tracing::warn!(error = %err, "reconcile failed; retrying");
-                Action::requeue(Duration::from_secs(30))
+            |obj, err, ctx| {
+                let key = format!("{}/{}", obj.metadata.namespace.as_deref().unwrap_or(""), obj.metadata.name.as_deref().unwrap_or(""));
+                tracing::warn!(object = %key, error = %err, "reconcile failed");
+                ctx.on_error(&key)
             },
             ctx,
         )
