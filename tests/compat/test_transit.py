@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, util
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 AEAD_TYPES = ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "xchacha20-poly1305"]
-SIGN_TYPES = ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048"]
+SIGN_TYPES = ["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048"]
 
 
 def b64(data: bytes) -> str:
@@ -316,7 +316,7 @@ def shape_of(value):
 EXPORTS = [
     ("aes256-gcm96", "encryption-key"), ("aes128-gcm96", "encryption-key"), ("chacha20-poly1305", "hmac-key"),
     ("ed25519", "signing-key"), ("ed25519", "public-key"), ("ecdsa-p256", "signing-key"), ("ecdsa-p256", "public-key"),
-    ("ecdsa-p384", "public-key"), ("rsa-2048", "signing-key"), ("rsa-2048", "encryption-key"), ("rsa-2048", "public-key"),
+    ("ecdsa-p384", "public-key"), ("ecdsa-p521", "signing-key"), ("rsa-2048", "signing-key"), ("rsa-2048", "encryption-key"), ("rsa-2048", "public-key"),
     ("ed25519", "encryption-key"), ("aes256-gcm96", "signing-key"),
 ]
 
@@ -383,7 +383,7 @@ def test_sign_verify_checked_by_python(servers, ktype):
     assert call(c, "POST", f"transit/verify/{name}", {"input": b64(msg), "signature": sig})[1]["data"]["valid"] is True
     assert call(c, "POST", f"transit/verify/{name}", {"input": b64(b"x"), "signature": sig})[1]["data"]["valid"] is False
     if ktype.startswith("ecdsa"):
-        width = 32 if ktype.endswith("256") else 48
+        width = {"256": 32, "384": 48, "521": 66}[ktype[-3:]]
         s, j = call(c, "POST", f"transit/sign/{name}/sha2-384", {"input": b64(msg), "marshaling_algorithm": "jws"})
         fixed = base64.urlsafe_b64decode(j["data"]["signature"].split(":", 2)[2] + "==")
         assert len(fixed) == 2 * width
@@ -629,7 +629,7 @@ def wrap_for_openbao(server, pkcs8_der):
     return b64(wrapped + aes_key_wrap_with_padding(eph, pkcs8_der))
 
 
-@pytest.mark.parametrize("ktype", ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072"])
+@pytest.mark.parametrize("ktype", ["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048", "rsa-3072"])
 def test_exported_signing_key_imported_into_openbao(servers, ktype):
     """A coffer key exported (signing-key) and imported into OpenBao: OpenBao
     verifies coffer's signatures, coffer verifies OpenBao's, and for RSA

@@ -26,6 +26,7 @@ const TYPE_CODES: &[(KeyType, i64)] = &[
     (KeyType::Rsa4096, 4),
     (KeyType::ChaCha20Poly1305, 5),
     (KeyType::EcdsaP384, 6),
+    (KeyType::EcdsaP521, 7),
     (KeyType::Aes128Gcm96, 8),
     (KeyType::Rsa3072, 9),
     (KeyType::Hmac, 10),

@@ -11,6 +11,7 @@ pub enum KeyType {
     Ed25519,
     EcdsaP256,
     EcdsaP384,
+    EcdsaP521,
     Rsa2048,
     Rsa3072,
     Rsa4096,
@@ -27,6 +28,7 @@ impl KeyType {
             "ed25519" => KeyType::Ed25519,
             "ecdsa-p256" => KeyType::EcdsaP256,
             "ecdsa-p384" => KeyType::EcdsaP384,
+            "ecdsa-p521" => KeyType::EcdsaP521,
             "rsa-2048" => KeyType::Rsa2048,
             "rsa-3072" => KeyType::Rsa3072,
             "rsa-4096" => KeyType::Rsa4096,
@@ -44,6 +46,7 @@ impl KeyType {
             KeyType::Ed25519 => "ed25519",
             KeyType::EcdsaP256 => "ecdsa-p256",
             KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::EcdsaP521 => "ecdsa-p521",
             KeyType::Rsa2048 => "rsa-2048",
             KeyType::Rsa3072 => "rsa-3072",
             KeyType::Rsa4096 => "rsa-4096",
@@ -66,7 +69,10 @@ impl KeyType {
     }
 
     pub fn is_ecdsa(self) -> bool {
-        matches!(self, KeyType::EcdsaP256 | KeyType::EcdsaP384)
+        matches!(
+            self,
+            KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::EcdsaP521
+        )
     }
 
     pub fn supports_encryption(self) -> bool {
@@ -106,6 +112,7 @@ impl KeyType {
         match self {
             KeyType::EcdsaP256 => "P-256",
             KeyType::EcdsaP384 => "P-384",
+            KeyType::EcdsaP521 => "P-521",
             other => other.as_str(),
         }
     }
@@ -179,6 +186,7 @@ mod tests {
             "ed25519",
             "ecdsa-p256",
             "ecdsa-p384",
+            "ecdsa-p521",
             "rsa-2048",
             "rsa-3072",
             "rsa-4096",

@@ -9,8 +9,8 @@ use aws_lc_rs::rsa::{
     KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
 };
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair,
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
+    EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
@@ -175,6 +175,7 @@ pub fn aead_key(kt: KeyType, raw: &[u8]) -> Option<LessSafeKey> {
 fn ecdsa_alg(kt: KeyType) -> &'static EcdsaSigningAlgorithm {
     match kt {
         KeyType::EcdsaP384 => &ECDSA_P384_SHA384_ASN1_SIGNING,
+        KeyType::EcdsaP521 => &ECDSA_P521_SHA512_ASN1_SIGNING,
         _ => &ECDSA_P256_SHA256_ASN1_SIGNING,
     }
 }
@@ -334,6 +335,7 @@ mod tests {
             KeyType::Ed25519,
             KeyType::EcdsaP256,
             KeyType::EcdsaP384,
+            KeyType::EcdsaP521,
             KeyType::Rsa2048,
             KeyType::Hmac,
         ] {

@@ -6,8 +6,9 @@
 use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::signature::{
     self, ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_ASN1,
-    ECDSA_P384_SHA384_FIXED, ED25519, Ed25519KeyPair, KeyPair, RsaEncoding, RsaParameters,
-    RsaPssSaltLength, RsaSignatureEncoding, UnparsedPublicKey, VerificationAlgorithm,
+    ECDSA_P384_SHA384_FIXED, ECDSA_P521_SHA512_ASN1, ECDSA_P521_SHA512_FIXED, ED25519,
+    Ed25519KeyPair, KeyPair, RsaEncoding, RsaParameters, RsaPssSaltLength, RsaSignatureEncoding,
+    UnparsedPublicKey, VerificationAlgorithm,
 };
 use coffer_core::logical::Result;
 
@@ -121,6 +122,8 @@ fn message_digest(input: &[u8], opts: &SignOpts) -> Vec<u8> {
 fn ecdsa_digest(kt: KeyType, hash: &[u8]) -> Result<Digest> {
     let (alg, width) = match kt {
         KeyType::EcdsaP384 => (&digest::SHA384, 48),
+        // Go keeps digests up to the 521-bit order whole: SHA-512 is never truncated.
+        KeyType::EcdsaP521 => (&digest::SHA512, 64),
         _ => (&digest::SHA256, 32),
     };
     let mut d = vec![0u8; width];
@@ -186,7 +189,11 @@ pub fn sign(
             match opts.marshaling {
                 Marshaling::Asn1 => der,
                 Marshaling::Jws => {
-                    let width = if p.kt == KeyType::EcdsaP384 { 48 } else { 32 };
+                    let width = match p.kt {
+                        KeyType::EcdsaP384 => 48,
+                        KeyType::EcdsaP521 => 66,
+                        _ => 32,
+                    };
                     codec::ecdsa_der_to_fixed(&der, width).ok_or_else(|| bad("signing failed"))?
                 }
             }
@@ -258,6 +265,8 @@ pub fn verify(
             let alg: &'static dyn VerificationAlgorithm = match (p.kt, opts.marshaling) {
                 (KeyType::EcdsaP384, Marshaling::Asn1) => &ECDSA_P384_SHA384_ASN1,
                 (KeyType::EcdsaP384, Marshaling::Jws) => &ECDSA_P384_SHA384_FIXED,
+                (KeyType::EcdsaP521, Marshaling::Asn1) => &ECDSA_P521_SHA512_ASN1,
+                (KeyType::EcdsaP521, Marshaling::Jws) => &ECDSA_P521_SHA512_FIXED,
                 (_, Marshaling::Asn1) => &ECDSA_P256_SHA256_ASN1,
                 (_, Marshaling::Jws) => &ECDSA_P256_SHA256_FIXED,
             };
@@ -313,6 +322,7 @@ mod tests {
             KeyType::Ed25519,
             KeyType::EcdsaP256,
             KeyType::EcdsaP384,
+            KeyType::EcdsaP521,
             KeyType::Rsa2048,
         ] {
             let p = key(kt, false);
