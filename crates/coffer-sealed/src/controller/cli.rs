@@ -66,10 +66,11 @@ pub struct ControllerArgs {
     /// Namespace of the key Secrets (default: POD_NAMESPACE or the service-account namespace).
     #[arg(long, default_value = "")]
     pub key_namespace: String,
-    /// Not implemented yet: only `true` is accepted.
+    /// Watch all namespaces; with `false`, only the controller's own namespace (plus
+    /// `--additional-namespaces`).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", action = ArgAction::Set)]
     pub all_namespaces: bool,
-    /// Not implemented yet: must be empty.
+    /// Comma-separated extra namespaces to watch (implies not watching all namespaces).
     #[arg(long, default_value = "")]
     pub additional_namespaces: String,
     /// Do not watch Secrets (deleted Secrets are not re-created; less RBAC).
@@ -110,9 +111,19 @@ fn addr(s: &str) -> Result<SocketAddr, String> {
 /// Turns the flags into a runtime [`Config`].
 pub fn config(a: &ControllerArgs) -> Result<Config, String> {
     keys::validate_prefix(&a.key_prefix)?;
-    if !a.all_namespaces || !a.additional_namespaces.is_empty() {
-        return Err("--all-namespaces=false and --additional-namespaces are not supported yet".into());
-    }
+    let extra: Vec<String> = a.additional_namespaces.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let namespaces = if a.all_namespaces && extra.is_empty() {
+        None
+    } else {
+        let own = super::runtime::key_namespace((!a.key_namespace.is_empty()).then_some(a.key_namespace.as_str()));
+        let mut list = vec![own];
+        for n in extra {
+            if !list.contains(&n) {
+                list.push(n);
+            }
+        }
+        Some(list)
+    };
     Ok(Config {
         key_namespace: (!a.key_namespace.is_empty()).then(|| a.key_namespace.clone()),
         key_gen: KeyGenConfig {
@@ -135,6 +146,7 @@ pub fn config(a: &ControllerArgs) -> Result<Config, String> {
         skip_recreate: a.skip_recreate,
         watch_for_secrets: a.watch_for_secrets,
         max_unseal_retries: a.max_unseal_retries,
+        namespaces,
     })
 }
 
@@ -183,8 +195,12 @@ mod tests {
         assert_eq!(c.listen_addr.to_string(), "127.0.0.1:9000");
         assert_eq!(c.listen_metrics_addr.to_string(), "0.0.0.0:8081");
         assert_eq!(c.key_gen.labels, vec![("a".to_owned(), "b".to_owned())]);
-        let a = ControllerArgs::try_parse_from(["controller", "--additional-namespaces", "x"]).unwrap();
-        assert!(config(&a).is_err());
+        let a = ControllerArgs::try_parse_from(["controller", "--key-namespace", "sys", "--additional-namespaces", "a, b,sys"]).unwrap();
+        assert_eq!(config(&a).unwrap().namespaces, Some(vec!["sys".to_owned(), "a".to_owned(), "b".to_owned()]));
+        let a = ControllerArgs::try_parse_from(["controller", "--key-namespace", "sys", "--all-namespaces=false"]).unwrap();
+        assert_eq!(config(&a).unwrap().namespaces, Some(vec!["sys".to_owned()]));
+        let a = ControllerArgs::try_parse_from(["controller"]).unwrap();
+        assert_eq!(config(&a).unwrap().namespaces, None);
         let a = ControllerArgs::try_parse_from(["controller", "--key-order-priority", "x"]).unwrap();
         assert!(config(&a).unwrap_err().contains("--key-order-priority"));
     }

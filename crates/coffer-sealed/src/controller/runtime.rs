@@ -4,7 +4,6 @@
 //! replace the Secret, publish the event, patch the status).
 //!
 //! Entry points: [`run_controller`] and, for the binary, [`super::cli::main`]. Not wired yet:
-//! namespace restriction (`--all-namespaces=false`, `--additional-namespaces`) and
 //! `--old-gc-behavior`.
 
 use std::net::SocketAddr;
@@ -78,6 +77,9 @@ pub struct Config {
     pub watch_for_secrets: bool,
     /// `--max-unseal-retries` (default 5).
     pub max_unseal_retries: u32,
+    /// `None` = all namespaces (`--all-namespaces`, default); otherwise the controller's own
+    /// namespace plus `--additional-namespaces`.
+    pub namespaces: Option<Vec<String>>,
 }
 
 impl Default for Config {
@@ -96,6 +98,7 @@ impl Default for Config {
             skip_recreate: false,
             watch_for_secrets: false,
             max_unseal_retries: 5,
+            namespaces: None,
         }
     }
 }
@@ -420,25 +423,38 @@ pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
     if let Some(sel) = &cfg.label_selector {
         wc = wc.labels(sel);
     }
-    let sealed: Api<SealedSecretObject> = Api::all(client.clone());
-    let secrets: Api<K8sSecret> = Api::all(client);
-    let mut controller = Controller::new(sealed, wc.clone());
-    if !cfg.skip_recreate {
-        controller = controller.owns(secrets, wc);
-    }
-    controller
-        .shutdown_on_signal()
-        .run(
-            |obj, ctx: Arc<Context>| async move { reconcile_object(&obj, &ctx).await },
-            |obj, err, ctx| {
-                let key = format!("{}/{}", obj.metadata.namespace.as_deref().unwrap_or(""), obj.metadata.name.as_deref().unwrap_or(""));
-                tracing::warn!(object = %key, error = %err, "reconcile failed");
-                ctx.on_error(&key)
-            },
-            ctx,
-        )
-        .for_each(|_| async {})
-        .await;
+    // One Controller per watched namespace (or one for all), sharing the context.
+    let scopes: Vec<Option<String>> = match &cfg.namespaces {
+        None => vec![None],
+        Some(list) => list.iter().map(|n| Some(n.clone())).collect(),
+    };
+    let runs = scopes.into_iter().map(|scope| {
+        let (client, ctx, wc, skip) = (client.clone(), ctx.clone(), wc.clone(), cfg.skip_recreate);
+        async move {
+            let (sealed, secrets): (Api<SealedSecretObject>, Api<K8sSecret>) = match &scope {
+                Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client, ns)),
+                None => (Api::all(client.clone()), Api::all(client)),
+            };
+            let mut controller = Controller::new(sealed, wc.clone());
+            if !skip {
+                controller = controller.owns(secrets, wc);
+            }
+            controller
+                .shutdown_on_signal()
+                .run(
+                    |obj, ctx: Arc<Context>| async move { reconcile_object(&obj, &ctx).await },
+                    |obj, err, ctx| {
+                        let key = format!("{}/{}", obj.metadata.namespace.as_deref().unwrap_or(""), obj.metadata.name.as_deref().unwrap_or(""));
+                        tracing::warn!(object = %key, error = %err, "reconcile failed");
+                        ctx.on_error(&key)
+                    },
+                    ctx,
+                )
+                .for_each(|_| async {})
+                .await;
+        }
+    });
+    futures::future::join_all(runs).await;
     http.abort();
     metrics_http.abort();
     Ok(())
