@@ -138,19 +138,14 @@ pub fn encrypt_new(
     style: Style,
 ) -> Result<(Vec<u8>, usize)> {
     if f == Format::Binary {
+        // binary files record no rule (sops ≥ 3.11): the one value is always encrypted
         meta.rule = RuleFields::default();
+    } else if meta.rule.is_empty() {
+        meta.rule = RuleFields::from_rule(&Rule::default());
     }
     let key = DataKey::generate();
     keys::protect_data_key(&mut meta, &key)?;
     let mut cache = IvCache::default();
-    if f == Format::Binary {
-        // binary files record no rule (sops ≥ 3.11)
-        let (branches, n) = encrypt_branches(plain, &mut meta, &key, &mut cache, f)?;
-        return Ok((emit(&branches, &meta, f, style)?, n));
-    }
-    if meta.rule.is_empty() {
-        meta.rule = RuleFields::from_rule(&Rule::default());
-    }
     let (branches, n) = encrypt_branches(plain, &mut meta, &key, &mut cache, f)?;
     Ok((emit(&branches, &meta, f, style)?, n))
 }
