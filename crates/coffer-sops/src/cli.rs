@@ -369,6 +369,10 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
 /// Replaces `path` atomically (temp file in the same directory, then
 /// rename), keeping its permissions; on any error the file is untouched.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    // write through a symlink to its target, as sops does, instead of
+    // replacing the link
+    let resolved = std::fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let werr = |e: std::io::Error| Error::Write {
         path: path.to_owned(),
         source: e,

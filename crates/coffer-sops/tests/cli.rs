@@ -105,8 +105,15 @@ fn exit_codes_and_guards() {
         &[0],
     );
     assert_eq!(o.code, 91);
-    // decrypt in place
-    assert_eq!(env.run(&["decrypt", "-i", "a.yaml"], &[0]).code, 0);
+    // in place through a symlink: the target is rewritten, the link stays
+    std::os::unix::fs::symlink("a.yaml", env.path("link.yaml")).unwrap();
+    assert_eq!(env.run(&["decrypt", "-i", "link.yaml"], &[0]).code, 0);
+    assert!(
+        std::fs::symlink_metadata(env.path("link.yaml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(env.read("a.yaml"), YAML.as_bytes());
 }
 
