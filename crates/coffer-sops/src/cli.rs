@@ -241,15 +241,15 @@ fn run(cli: Cli) -> Result<u8> {
             } else if cli.decrypt {
                 commands::decrypt(&g, file)
             } else if cli.rotate {
-                commands::rotate(&g, file.ok_or(Error::Usage("no file specified".into()))?)
+                commands::rotate(&g, file.ok_or(Error::NoFile)?)
             } else if let Some(set) = cli.set {
-                let file = file.ok_or(Error::Usage("no file specified".into()))?;
+                let file = file.ok_or(Error::NoFile)?;
                 let (path, value) = split_legacy_set(&set)?;
                 commands::set(&g, file, &path, Some(value))
             } else if let Some(file) = file {
                 edit::edit(&g, file)
             } else {
-                Err(Error::Usage("no file specified (see --help)".into()))
+                Err(Error::NoFile)
             }
         }
     }

@@ -87,6 +87,8 @@ pub enum Error {
     Config { path: PathBuf, message: String },
     #[error("{0}")]
     Usage(String),
+    #[error("no file specified (see --help)")]
+    NoFile,
     #[error("file has not been modified")]
     NotModified,
     #[error("no editor found: set SOPS_EDITOR or EDITOR")]
@@ -116,6 +118,7 @@ impl Error {
             Error::TreePath { .. } => INVALID_TREE_PATH,
             Error::Config { .. } => ERROR_READING_CONFIG,
             Error::Usage(_) => GENERIC,
+            Error::NoFile => NO_FILE_SPECIFIED,
             Error::NotModified => FILE_NOT_MODIFIED,
             Error::NoEditor => NO_EDITOR_FOUND,
             Error::Other(_) => GENERIC,

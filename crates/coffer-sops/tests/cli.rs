@@ -77,7 +77,8 @@ fn exit_codes_and_guards() {
     let o = env.run(&["decrypt", "a.yaml"], &[1]);
     assert_eq!(o.code, 128, "{}", o.stderr);
     assert!(!o.stderr.contains("alice"));
-    // no keys at all
+    // no file, no keys
+    assert_eq!(env.run(&[], &[]).code, 100);
     env.write("p.yaml", b"a: b\n");
     assert_eq!(env.run(&["encrypt", "p.yaml"], &[]).code, 111);
     // filestatus
