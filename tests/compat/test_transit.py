@@ -161,6 +161,20 @@ def test_encrypt_upserts_missing_key(servers):
     same(servers, "GET", "transit/keys/upserted-chacha", status=200)
 
 
+def test_mount_settings_match_openbao(coffer, openbao):
+    for s in (coffer, openbao):
+        assert call(s, "POST", "sys/mounts/transit-cfg", {"type": "transit"})[0] == 204
+    pair = (coffer, openbao)
+    same(pair, "GET", "transit-cfg/config/keys", status=200)
+    same(pair, "POST", "transit-cfg/config/keys", {"disable_upsert": True}, status=200)
+    same(pair, "POST", "transit-cfg/encrypt/not-upserted", {"plaintext": b64(b"x")}, status=400)
+    same(pair, "GET", "transit-cfg/keys/not-upserted", status=404)
+    same(pair, "POST", "transit-cfg/config/keys", {"disable_upsert": False}, status=200)
+    same(pair, "POST", "transit-cfg/encrypt/upserted-now", {"plaintext": b64(b"x")}, status=200)
+    same(pair, "GET", "transit-cfg/cache-config", status=200)
+    same(pair, "POST", "transit-cfg/cache-config", {"size": 5}, status=400)
+
+
 def test_batch_encrypt_mixed_results(servers):
     body = {"batch_input": [{"plaintext": b64(b"a")}, {"plaintext": b64(b"b"), "reference": "r2"}, {"plaintext": "!!bad"}]}
     cj = same(servers, "POST", "transit/encrypt/batch", body, status=400)

@@ -19,6 +19,7 @@ mod import;
 mod keys;
 mod keytype;
 mod material;
+mod mountcfg;
 mod ops;
 mod policy;
 mod sign;
@@ -61,6 +62,8 @@ enum Route {
     Restore,
     Import,
     WrappingKey,
+    KeysConfig,
+    CacheConfig,
 }
 
 use Operation::{Delete, List, Read, Update};
@@ -155,6 +158,20 @@ static PATHS: PathTable<Route> = PathTable(&[
         false
     ),
     spec!("wrapping_key", Route::WrappingKey, &[Read], &[], false),
+    spec!(
+        "config/keys",
+        Route::KeysConfig,
+        &[Read, Update],
+        &["disable_upsert"],
+        false
+    ),
+    spec!(
+        "cache-config",
+        Route::CacheConfig,
+        &[Read, Update],
+        &["size"],
+        false
+    ),
     spec!(
         "keys/{name}/trim",
         Route::KeyTrim,
@@ -468,6 +485,8 @@ impl Backend for Transit {
             Route::Restore => keys::restore(self, view, req, caps.get("name")).await?,
             Route::Import => import::import(self, view, req, caps.get("name")).await?,
             Route::WrappingKey => import::get_wrapping_key(self, view).await?,
+            Route::KeysConfig => mountcfg::keys_config(view, req).await?,
+            Route::CacheConfig => mountcfg::cache_config(view, req).await?,
             Route::Random => ops::random(req, caps).await?,
             Route::Hash => ops::hash(req, caps.get("urlalgorithm"))?,
             Route::Encrypt => ops::encrypt(self, view, req, caps.get("name")).await?,

@@ -158,10 +158,17 @@ pub async fn encrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Res
     let (items, is_batch) = single_or_batch(&f, req, "plaintext")?;
     check_context_consistency(&items)?;
     let derived = !items[0].context.is_empty();
-    let (p, created) = t
-        .get_or_create(view, name, || new_key_for_encrypt(name, &f, derived))
-        .await?;
-    let _ = created;
+    let p = match t.get(view, name).await? {
+        Some(p) => p,
+        None if super::mountcfg::upsert_disabled(view).await? => {
+            return Err(bad("encryption key not found"));
+        }
+        None => {
+            t.get_or_create(view, name, || new_key_for_encrypt(name, &f, derived))
+                .await?
+                .0
+        }
+    };
     let mut results = Vec::with_capacity(items.len());
     let (mut failed, mut succeeded) = (false, false);
     for (i, item) in items.iter().enumerate() {
