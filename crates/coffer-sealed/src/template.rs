@@ -1,11 +1,12 @@
 //! A small subset of Go `text/template` + Sprig for `spec.template.data` (spec §2.1).
 //!
 //! Supported: text, `{{ }}` actions with `{{-`/`-}}` trimming, comments, pipelines (`a | f`),
-//! the data map as `.`, fields `.key`, string/number literals, and the functions `index`,
-//! `toJson`, `toString`, `b64enc`, `b64dec`, `quote`, `squote`, `upper`, `lower`, `trim`,
-//! `trimPrefix`, `trimSuffix`, `replace`, `nospace`, `default`, `print`. A missing key prints
-//! `<no value>` as Go does. Control actions (`if`, `range`, `with`, `define`, …) are refused with
-//! a clear error rather than silently misrendered.
+//! `{{ if }} … {{ else }} … {{ end }}`, the data map as `.`, fields `.key`, string/number
+//! literals, and the functions `index`, `toJson`, `toString`, `b64enc`, `b64dec`, `quote`,
+//! `squote`, `upper`, `lower`, `trim`, `trimPrefix`, `trimSuffix`, `replace`, `nospace`,
+//! `default`, `print`, `printf` (`%s %v %q %d %%`), `eq`, `ne`, `not`, `empty`. A missing key prints
+//! `<no value>` as Go does. Other actions (`range`, `with`, `else if`, `define`, variables, …)
+//! are refused with a clear error rather than silently misrendered.
 
 use std::collections::BTreeMap;
 
@@ -18,15 +19,36 @@ use crate::emit::go_json_string;
 enum Val {
     Data,
     Str(String),
+    Bool(bool),
     Missing,
 }
 
-/// Renders `tmpl` with `data` as `.`.
-pub fn render(tmpl: &str, data: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut out = String::new();
+impl Val {
+    fn truthy(&self) -> bool {
+        match self {
+            Val::Data => true,
+            Val::Str(s) => !s.is_empty(),
+            Val::Bool(b) => *b,
+            Val::Missing => false,
+        }
+    }
+}
+
+enum Item<'a> {
+    Text(&'a str),
+    Action(&'a str),
+}
+
+/// Splits a template into text and actions, applying `{{-` / `-}}` trimming.
+fn lex(tmpl: &str) -> Result<Vec<Item<'_>>, String> {
+    let mut items = Vec::new();
     let mut rest = tmpl;
+    let mut trim_next = false;
     while let Some(start) = rest.find("{{") {
         let mut text = &rest[..start];
+        if trim_next {
+            text = text.trim_start();
+        }
         let after = &rest[start + 2..];
         let (trim_left, after) = match after.strip_prefix("- ") {
             Some(a) => (true, a),
@@ -35,28 +57,99 @@ pub fn render(tmpl: &str, data: &BTreeMap<String, String>) -> Result<String, Str
         if trim_left {
             text = text.trim_end();
         }
-        out.push_str(text);
+        items.push(Item::Text(text));
         let end = after.find("}}").ok_or("unclosed action")?;
         let mut action = &after[..end];
-        let mut next = &after[end + 2..];
+        trim_next = false;
         if let Some(a) = action.strip_suffix(" -") {
             action = a;
-            next = next.trim_start();
+            trim_next = true;
         }
-        let action = action.trim();
-        if !(action.starts_with("/*") && action.ends_with("*/")) {
-            let v = eval_pipeline(action, data)?;
-            out.push_str(&to_text(&v)?);
-        }
-        rest = next;
+        items.push(Item::Action(action.trim()));
+        rest = &after[end + 2..];
     }
-    out.push_str(rest);
-    Ok(out)
+    items.push(Item::Text(if trim_next { rest.trim_start() } else { rest }));
+    Ok(items)
+}
+
+/// Renders `tmpl` with `data` as `.`.
+pub fn render(tmpl: &str, data: &BTreeMap<String, String>) -> Result<String, String> {
+    let items = lex(tmpl)?;
+    let mut out = String::new();
+    let mut pos = 0;
+    match exec(&items, &mut pos, data, &mut out, true)? {
+        None => Ok(out),
+        Some(t) => Err(format!("unexpected {{{{{t}}}}}")),
+    }
+}
+
+/// Executes items from `pos` until the end or an `else`/`end` (returned); writes only when `emit`.
+fn exec(items: &[Item<'_>], pos: &mut usize, data: &BTreeMap<String, String>, out: &mut String, emit: bool) -> Result<Option<&'static str>, String> {
+    while let Some(item) = items.get(*pos) {
+        *pos += 1;
+        let action = match item {
+            Item::Text(t) => {
+                if emit {
+                    out.push_str(t);
+                }
+                continue;
+            }
+            Item::Action(a) => *a,
+        };
+        if action.starts_with("/*") && action.ends_with("*/") {
+            continue;
+        }
+        let first = action.split_whitespace().next().unwrap_or("");
+        match first {
+            "end" => return Ok(Some("end")),
+            "else" if action == "else" => return Ok(Some("else")),
+            "if" => {
+                let cond = if emit { eval_pipeline(action["if".len()..].trim(), data)?.truthy() } else { check(&action["if".len()..])? };
+                let mut term = exec(items, pos, data, out, emit && cond)?;
+                if term == Some("else") {
+                    term = exec(items, pos, data, out, emit && !cond)?;
+                }
+                if term != Some("end") {
+                    return Err("if without matching end".into());
+                }
+            }
+            "else" | "range" | "with" | "define" | "template" | "block" | "break" | "continue" => {
+                return Err(format!("unsupported template action {action:?}"));
+            }
+            _ if emit => {
+                let v = eval_pipeline(action, data)?;
+                out.push_str(&to_text(&v)?);
+            }
+            _ => {
+                check(action)?;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Functions this engine knows (Go checks names at parse time, also in untaken branches).
+const FUNCTIONS: &[&str] = &[
+    "index", "toJson", "toString", "b64enc", "b64dec", "quote", "squote", "upper", "lower", "trim", "nospace", "trimPrefix",
+    "trimSuffix", "replace", "default", "print", "printf", "eq", "ne", "not", "empty",
+];
+
+/// Parse-time check of an action that is not executed; always returns false.
+fn check(action: &str) -> Result<bool, String> {
+    for t in tokenize(action)? {
+        if let Tok::Word(w) = t
+            && !FUNCTIONS.contains(&w.as_str())
+        {
+            return Err(format!("function {w:?} not defined"));
+        }
+    }
+    Ok(false)
 }
 
 fn to_text(v: &Val) -> Result<String, String> {
     match v {
         Val::Str(s) => Ok(s.clone()),
+        Val::Bool(b) => Ok(b.to_string()),
         Val::Missing => Ok("<no value>".into()),
         Val::Data => Err("cannot print the whole data map".into()),
     }
@@ -156,6 +249,7 @@ fn operand(t: &Tok, data: &BTreeMap<String, String>) -> Result<Val, String> {
 fn s(v: &Val) -> String {
     match v {
         Val::Str(s) => s.clone(),
+        Val::Bool(b) => b.to_string(),
         Val::Missing | Val::Data => String::new(),
     }
 }
@@ -258,10 +352,50 @@ fn eval_command(cmd: &[Tok], piped: Option<Val>, data: &BTreeMap<String, String>
             if v.is_empty() { s(&args[0]) } else { v }
         }
         "print" => args.iter().map(s).collect::<Vec<_>>().join(""),
+        "printf" => {
+            let Some((fmt, rest)) = args.split_first() else { return Err("printf needs a format".into()) };
+            printf(&s(fmt), rest)?
+        }
+        "eq" | "ne" => {
+            want(2)?;
+            let same = s(&args[0]) == s(&args[1]);
+            return Ok(Val::Bool(if func == "eq" { same } else { !same }));
+        }
+        "not" => {
+            want(1)?;
+            return Ok(Val::Bool(!args[0].truthy()));
+        }
+        "empty" => {
+            want(1)?;
+            return Ok(Val::Bool(!args[0].truthy()));
+        }
         "env" | "expandenv" | "getHostByName" => return Err(format!("function {func:?} is not available")),
         other => return Err(format!("function {other:?} not defined")),
     };
     Ok(Val::Str(out))
+}
+
+/// Go `fmt.Sprintf` for `%s`, `%v`, `%q`, `%d` and `%%`.
+fn printf(fmt: &str, args: &[Val]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut it = args.iter();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some(verb @ ('s' | 'v' | 'd' | 'q')) => match it.next() {
+                Some(v) if verb == 'q' => go_json_string(&mut out, &s(v)),
+                Some(v) => out.push_str(&s(v)),
+                None => out.push_str(&format!("%!{verb}(MISSING)")),
+            },
+            other => return Err(format!("printf verb %{} is not supported", other.map(String::from).unwrap_or_default())),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -282,6 +416,20 @@ mod tests {
     }
 
     #[test]
+    fn if_else_printf_comparisons() {
+        let d = data();
+        assert_eq!(render("{{ if .username }}yes{{ else }}no{{ end }}", &d).unwrap(), "yes");
+        assert_eq!(render("{{ if .nope }}yes{{ else }}no{{ end }}", &d).unwrap(), "no");
+        assert_eq!(render("{{ if eq .username \"admin\" }}A{{ end }}-{{ if ne .username \"admin\" }}B{{ end }}", &d).unwrap(), "A-");
+        assert_eq!(render("{{ if not .nope }}{{ if .password }}n{{ end }}{{ end }}", &d).unwrap(), "n");
+        assert_eq!(render("{{ printf \"%s:%q %d%%\" .username .password 5 }}", &d).unwrap(), "admin:\"s3cr3t!pa$$\" 5%");
+        assert_eq!(render("a\n{{- if .username -}}\n  b\n{{- end -}}\n c", &d).unwrap(), "abc");
+        // Functions in an untaken branch are not run, but unknown names fail as Go's parser does.
+        assert_eq!(render("{{ if .nope }}{{ b64dec .x }}{{ end }}ok", &d).unwrap(), "ok");
+        assert!(render("{{ if .nope }}{{ env \"X\" }}{{ end }}ok", &d).is_err());
+    }
+
+    #[test]
     fn pipelines_index_trim_and_missing() {
         let d = data();
         assert_eq!(render(r#"{{ index . "my-key" | toJson }}"#, &d).unwrap(), r#""v\"\u003c""#);
@@ -289,7 +437,10 @@ mod tests {
         assert_eq!(render("{{ .nope }}", &d).unwrap(), "<no value>");
         assert_eq!(render("{{ .username | b64enc }}", &d).unwrap(), "YWRtaW4=");
         assert_eq!(render(r#"{{ default "x" .nope }}"#, &d).unwrap(), "x");
-        assert!(render("{{ if .username }}x{{ end }}", &d).unwrap_err().contains("unsupported"));
+        assert!(render("{{ range . }}x{{ end }}", &d).unwrap_err().contains("unsupported"));
+        assert!(render("{{ if .a }}x{{ else if .b }}y{{ end }}", &d).unwrap_err().contains("unsupported"));
+        assert!(render("{{ if .username }}x", &d).is_err());
+        assert!(render("x{{ end }}", &d).is_err());
         assert!(render("{{ env \"HOME\" }}", &d).is_err());
         assert!(render("{{ .username", &d).is_err());
     }
