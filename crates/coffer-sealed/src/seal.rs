@@ -141,8 +141,16 @@ pub fn seal_raw(value: &[u8], cert: &SealingCert, scope: Scope, namespace: &str,
 
 /// `--merge-into`: seals `secret` under the target's name/namespace and merges the items,
 /// template labels, annotations and template data into `target`.
+///
+/// Difference from kubeseal: when neither `--scope` (non-strict) nor the input names a scope,
+/// the target's own scope is used; upstream seals such items strict, and they then fail to
+/// decrypt inside a namespace-wide or cluster-wide target.
 pub fn merge_into(target: &mut SealedSecret, secret: &Secret, cert: &SealingCert, opts: &SealOptions) -> Result<(), SealError> {
     let mut secret = secret.clone();
+    let mut opts = opts.clone();
+    if matches!(opts.scope, None | Some(Scope::Strict)) && secret.metadata.scope() == Scope::Strict {
+        opts.scope = Some(target.metadata.scope());
+    }
     secret.metadata.insert("name".into(), target.metadata.name().into());
     let ns = target.metadata.namespace().to_owned();
     if ns.is_empty() {
@@ -150,7 +158,7 @@ pub fn merge_into(target: &mut SealedSecret, secret: &Secret, cert: &SealingCert
     } else {
         secret.metadata.insert("namespace".into(), ns.into());
     }
-    let opts = SealOptions { name: None, namespace: None, allow_empty_data: true, ..opts.clone() };
+    let opts = SealOptions { name: None, namespace: None, allow_empty_data: true, ..opts };
     let sealed = seal_secret(&secret, cert, &opts)?;
     target.encrypted_data.extend(sealed.encrypted_data);
     for key in ["annotations", "labels"] {
@@ -198,6 +206,20 @@ mod tests {
         assert_eq!(sc, Scope::ClusterWide);
         assert!(m.annotation(NAMESPACE_WIDE_ANNOTATION).is_none());
         assert!(resolve(&secret(json!({"metadata": {}})), &SealOptions::default()).is_err());
+    }
+
+    #[test]
+    fn merge_into_follows_the_target_scope() {
+        let key = crate::keys::PrivateKey::generate(2048).unwrap();
+        let cert = key.self_signed_cert("", time::OffsetDateTime::now_utc(), time::Duration::days(1)).unwrap();
+        let base = secret(json!({"metadata": {"name": "t", "namespace": "ns"}, "stringData": {"a": "1"}}));
+        let cw = SealOptions { scope: Some(Scope::ClusterWide), ..Default::default() };
+        let mut target = seal_secret(&base, &cert, &cw).unwrap();
+        let extra = secret(json!({"metadata": {"name": "x"}, "stringData": {"b": "2"}}));
+        merge_into(&mut target, &extra, &cert, &SealOptions::default()).unwrap();
+        let ring = crate::keyring::KeyRing::from_keys([key]);
+        let s = crate::unseal::unseal(&target, &ring, Default::default()).unwrap();
+        assert_eq!((&s.data["a"][..], &s.data["b"][..]), (&b"1"[..], &b"2"[..]));
     }
 
     #[test]
