@@ -393,7 +393,16 @@ impl Transit {
             return Ok(Some(p));
         }
         drop(guard);
-        self.update(view, name, |p| p.rotate()).await.map(Some)
+        let version = policy::generate_version(p.kt, p.meta.key_size).await?;
+        self.update(view, name, |p| {
+            // Another request may have rotated it meanwhile.
+            if p.rotation_due(now) {
+                p.add_version(version);
+            }
+            Ok(())
+        })
+        .await
+        .map(Some)
     }
 
     /// Persists `p` and makes it the cached copy; the caller holds the lock.

@@ -61,7 +61,9 @@ async fn wrapping_key(t: &Transit, view: &View) -> Result<PrivateDecryptingKey> 
         return PrivateDecryptingKey::from_pkcs8(&der)
             .map_err(|_| Error::internal("malformed wrapping key"));
     }
-    let key = PrivateDecryptingKey::generate(KeySize::Rsa4096)
+    let key = tokio::task::spawn_blocking(|| PrivateDecryptingKey::generate(KeySize::Rsa4096))
+        .await
+        .map_err(|_| Error::internal("wrapping key generation was interrupted"))?
         .map_err(|_| Error::internal("could not generate the wrapping key"))?;
     let der: Pkcs8V1Der = key
         .as_der()

@@ -12,7 +12,7 @@ use super::codec;
 use super::fields::{KeyFields, b64};
 use super::keytype::KeyType;
 use super::material::Secret;
-use super::policy::{Policy, PolicyMeta, bad};
+use super::policy::{Policy, PolicyMeta, bad, generate_version};
 use super::sign::derived_public_key;
 use crate::barrier::View;
 use coffer_core::logical::Operation;
@@ -47,7 +47,8 @@ fn valid_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn new_policy(name: &str, f: &KeyFields) -> Result<Policy> {
+/// Validates a create request: the new key's settings and type.
+fn new_policy(name: &str, f: &KeyFields) -> Result<(PolicyMeta, KeyType)> {
     let type_name = if f.key_type.is_empty() {
         "aes256-gcm96"
     } else {
@@ -90,7 +91,7 @@ fn new_policy(name: &str, f: &KeyFields) -> Result<Policy> {
             )));
         }
     };
-    Policy::create(
+    Ok((
         PolicyMeta {
             name: name.to_owned(),
             key_type: kt.as_str().to_owned(),
@@ -103,7 +104,7 @@ fn new_policy(name: &str, f: &KeyFields) -> Result<Policy> {
             ..PolicyMeta::default()
         },
         kt,
-    )
+    ))
 }
 
 pub async fn key(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
@@ -136,7 +137,14 @@ pub async fn key(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Re
         }
         _ => {
             // OpenBao 2.7.2 answers an existing key as it is, without a warning.
-            let (p, _created) = t.get_or_create(view, name, || new_policy(name, &f)).await?;
+            if let Some(p) = t.get(view, name).await? {
+                return Ok(key_response(&p, &[]));
+            }
+            let (meta, kt) = new_policy(name, &f)?;
+            let version = generate_version(kt, meta.key_size).await?;
+            let (p, _created) = t
+                .get_or_create(view, name, || Ok(Policy::create_with(meta, kt, version)))
+                .await?;
             Ok(key_response(&p, &[]))
         }
     }
@@ -205,10 +213,19 @@ pub async fn config(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
 }
 
 pub async fn rotate(t: &Transit, view: &View, name: &str) -> Result<Response> {
-    if t.get(view, name).await?.is_none() {
-        return Err(bad("key not found"));
-    }
-    let p = t.update(view, name, |p| p.rotate()).await?;
+    let current = t
+        .get(view, name)
+        .await?
+        .ok_or_else(|| bad("key not found"))?;
+    current.check_rotatable()?;
+    let version = generate_version(current.kt, current.meta.key_size).await?;
+    let p = t
+        .update(view, name, |p| {
+            p.check_rotatable()?;
+            p.add_version(version);
+            Ok(())
+        })
+        .await?;
     Ok(key_response(&p, &[]))
 }
 

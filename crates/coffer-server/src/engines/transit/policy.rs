@@ -58,6 +58,15 @@ pub struct Policy {
     pub versions: BTreeMap<u32, Arc<KeyVersion>>,
 }
 
+/// Generates a key version on the blocking pool (RSA generation takes from
+/// tens of milliseconds to seconds and must not stall the async workers).
+pub async fn generate_version(kt: KeyType, size: u32) -> Result<KeyVersion> {
+    tokio::task::spawn_blocking(move || KeyVersion::generate(kt, size as usize))
+        .await
+        .map_err(|_| Error::internal("key generation was interrupted"))?
+        .map_err(Error::internal)
+}
+
 pub fn bad(msg: impl Into<String>) -> Error {
     Error::BadRequest(msg.into())
 }
@@ -65,13 +74,19 @@ pub fn bad(msg: impl Into<String>) -> Error {
 impl Policy {
     /// A new key with its first version.
     pub fn create(meta: PolicyMeta, kt: KeyType) -> Result<Policy> {
+        let version = KeyVersion::generate(kt, meta.key_size as usize).map_err(Error::internal)?;
+        Ok(Policy::create_with(meta, kt, version))
+    }
+
+    /// A new key whose first version is `version`.
+    pub fn create_with(meta: PolicyMeta, kt: KeyType, version: KeyVersion) -> Policy {
         let mut p = Policy {
             meta,
             kt,
             versions: BTreeMap::new(),
         };
-        p.rotate()?;
-        Ok(p)
+        p.add_version(version);
+        p
     }
 
     pub fn from_stored(stored: StoredPolicy) -> Result<Policy> {
@@ -104,21 +119,32 @@ impl Policy {
 
     /// Adds a new latest version.
     pub fn rotate(&mut self) -> Result<()> {
+        self.check_rotatable()?;
+        let version =
+            KeyVersion::generate(self.kt, self.meta.key_size as usize).map_err(Error::internal)?;
+        self.add_version(version);
+        Ok(())
+    }
+
+    /// Imported keys rotate only when the import allowed it.
+    pub fn check_rotatable(&self) -> Result<()> {
         if self.meta.imported_key && !self.meta.allow_imported_key_rotation {
             return Err(bad(format!(
                 "imported key {} does not allow rotation within Vault",
                 self.meta.name
             )));
         }
-        let version =
-            KeyVersion::generate(self.kt, self.meta.key_size as usize).map_err(Error::internal)?;
+        Ok(())
+    }
+
+    /// Appends `version` as the new latest version.
+    pub fn add_version(&mut self, version: KeyVersion) {
         self.meta.latest_version += 1;
         self.versions
             .insert(self.meta.latest_version, Arc::new(version));
         if self.meta.min_decryption_version == 0 {
             self.meta.min_decryption_version = 1;
         }
-        Ok(())
     }
 
     /// Is automatic rotation due?
