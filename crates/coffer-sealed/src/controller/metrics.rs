@@ -13,7 +13,12 @@ struct Inner {
     unseal_errors: BTreeMap<(String, String), u64>,
     conditions: BTreeMap<(String, String), (f64, String)>,
     http_requests: BTreeMap<(String, String, String), u64>,
+    /// (path, method) → (bucket counts, sum, count)
+    http_durations: BTreeMap<(String, String), (Vec<u64>, f64, u64)>,
 }
+
+/// Prometheus client_golang's default histogram buckets (seconds).
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Counters and gauges of one controller process.
 #[derive(Debug, Default)]
@@ -72,6 +77,21 @@ impl Metrics {
         }
     }
 
+    /// Observes one HTTP request duration.
+    pub fn http_duration(&self, path: &str, method: &str, seconds: f64) {
+        if let Ok(mut m) = self.inner.lock() {
+            let (buckets, sum, count) =
+                m.http_durations.entry((path.to_owned(), method.to_owned())).or_insert_with(|| (vec![0; BUCKETS.len()], 0.0, 0));
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    buckets[i] += 1;
+                }
+            }
+            *sum += seconds;
+            *count += 1;
+        }
+    }
+
     /// Prometheus text format.
     pub fn render(&self) -> String {
         let Ok(m) = self.inner.lock() else { return String::new() };
@@ -99,6 +119,21 @@ impl Metrics {
             let l = vec![("code", code.clone()), ("method", method.clone()), ("path", path.clone())];
             let _ = writeln!(out, "sealed_secrets_controller_http_requests_total{} {n}", labels(&l));
         }
+        let _ = writeln!(out, "# HELP sealed_secrets_controller_http_request_duration_seconds HTTP request duration distribution");
+        let _ = writeln!(out, "# TYPE sealed_secrets_controller_http_request_duration_seconds histogram");
+        for ((path, method), (buckets, sum, count)) in &m.http_durations {
+            let base = vec![("method", method.clone()), ("path", path.clone())];
+            for (b, n) in BUCKETS.iter().zip(buckets) {
+                let mut l = base.clone();
+                l.insert(0, ("le", b.to_string()));
+                let _ = writeln!(out, "sealed_secrets_controller_http_request_duration_seconds_bucket{} {n}", labels(&l));
+            }
+            let mut l = base.clone();
+            l.insert(0, ("le", "+Inf".into()));
+            let _ = writeln!(out, "sealed_secrets_controller_http_request_duration_seconds_bucket{} {count}", labels(&l));
+            let _ = writeln!(out, "sealed_secrets_controller_http_request_duration_seconds_sum{} {sum}", labels(&base));
+            let _ = writeln!(out, "sealed_secrets_controller_http_request_duration_seconds_count{} {count}", labels(&base));
+        }
         out
     }
 }
@@ -124,5 +159,11 @@ mod tests {
         assert!(!text.contains("gone"));
         assert!(text.contains("sealed_secrets_controller_http_requests_total{code=\"409\",method=\"POST\",path=\"/v1/verify\"} 1\n"));
         assert!(text.contains("sealed_secrets_controller_build_info{revision=\"coffer-"));
+        m.http_duration("/v1/cert.pem", "GET", 0.02);
+        let text = m.render();
+        assert!(text.contains("sealed_secrets_controller_http_request_duration_seconds_bucket{le=\"0.01\",method=\"GET\",path=\"/v1/cert.pem\"} 0\n"), "{text}");
+        assert!(text.contains("sealed_secrets_controller_http_request_duration_seconds_bucket{le=\"0.025\",method=\"GET\",path=\"/v1/cert.pem\"} 1\n"));
+        assert!(text.contains("sealed_secrets_controller_http_request_duration_seconds_bucket{le=\"+Inf\",method=\"GET\",path=\"/v1/cert.pem\"} 1\n"));
+        assert!(text.contains("sealed_secrets_controller_http_request_duration_seconds_count{method=\"GET\",path=\"/v1/cert.pem\"} 1\n"));
     }
 }

@@ -329,11 +329,14 @@ async fn serve_http(addr: SocketAddr, store: Arc<KeyStore>, handlers: Arc<Handle
             let (parts, body) = req.into_parts();
             let body = axum::body::to_bytes(body, 2 << 20).await.unwrap_or_default();
             let xff = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            let started = std::time::Instant::now();
             let ring = store.get();
             let req = Request { method: parts.method.as_str(), path: parts.uri.path(), forwarded_for: xff, body: &body };
             let resp = handlers.handle(&ring, req, std::time::Instant::now());
-            if parts.uri.path() != "/healthz" {
+            // Only the API routes, as upstream (unknown paths must not grow the label set).
+            if matches!(parts.uri.path(), "/v1/cert.pem" | "/v1/verify" | "/v1/rotate") {
                 metrics.http_request(parts.uri.path(), resp.status, parts.method.as_str());
+                metrics.http_duration(parts.uri.path(), parts.method.as_str(), started.elapsed().as_secs_f64());
             }
             let status = axum::http::StatusCode::from_u16(resp.status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
             (status, [(axum::http::header::CONTENT_TYPE, resp.content_type)], resp.body)
