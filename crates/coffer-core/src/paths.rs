@@ -160,7 +160,10 @@ pub fn match_pattern(pattern: &'static str, path: &str) -> Option<Captures> {
 
 /// Concatenates two field lists at compile time, for paths that share a
 /// common group of fields: `const F: [&str; 1 + COMMON.len()] = concat_fields(&["x"], COMMON);`
-pub const fn concat_fields<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+pub const fn concat_fields<const N: usize>(
+    a: &[&'static str],
+    b: &[&'static str],
+) -> [&'static str; N] {
     let mut out = [""; N];
     let mut i = 0;
     while i < a.len() {
