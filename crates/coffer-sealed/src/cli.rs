@@ -31,8 +31,20 @@ pub struct Io<'a> {
 /// Runs the kubeseal CLI; `args[0]` is the program name (`kubeseal`).
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
-    let (mut i, mut o, mut e) = (std::io::stdin().lock(), std::io::stdout().lock(), std::io::stderr().lock());
-    ExitCode::from(run(args, &env, Io { stdin: &mut i, stdout: &mut o, stderr: &mut e }))
+    let (mut i, mut o, mut e) = (
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+        std::io::stderr().lock(),
+    );
+    ExitCode::from(run(
+        args,
+        &env,
+        Io {
+            stdin: &mut i,
+            stdout: &mut o,
+            stderr: &mut e,
+        },
+    ))
 }
 
 /// Runs the CLI with explicit environment and streams; returns the exit code.
@@ -43,7 +55,11 @@ pub fn run(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>, io: Io<'_>
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             let text = e.render().to_string();
-            let _ = if e.use_stderr() { io.stderr.write_all(text.as_bytes()) } else { io.stdout.write_all(text.as_bytes()) };
+            let _ = if e.use_stderr() {
+                io.stderr.write_all(text.as_bytes())
+            } else {
+                io.stdout.write_all(text.as_bytes())
+            };
             return code;
         }
     };

@@ -3,11 +3,11 @@
 //! Nothing here talks to the Kubernetes API; a kube-runtime wrapper feeds objects in and applies
 //! the returned actions.
 
+#[cfg(feature = "kube-controller")]
+pub mod cli;
 pub mod http;
-pub mod metrics;
 pub mod keys;
+pub mod metrics;
 pub mod reconcile;
 #[cfg(feature = "kube-controller")]
 pub mod runtime;
-#[cfg(feature = "kube-controller")]
-pub mod cli;

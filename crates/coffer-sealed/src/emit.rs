@@ -14,7 +14,9 @@ pub fn go_json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -198,9 +200,10 @@ fn write_scalar(out: &mut String, v: &Value, col: usize) {
 /// Plain scalars that go-yaml v2 would resolve to something other than a string.
 fn resolves_to_non_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on",
-        "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-        "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<",
     ];
     if s.is_empty() || WORDS.contains(&s) {
         return true;
@@ -210,9 +213,11 @@ fn resolves_to_non_string(s: &str) -> bool {
     if t.is_empty() {
         return false;
     }
-    let numeric = t.parse::<f64>().is_ok() && t.chars().all(|c| c.is_ascii_digit() || ".eE+-".contains(c));
+    let numeric =
+        t.parse::<f64>().is_ok() && t.chars().all(|c| c.is_ascii_digit() || ".eE+-".contains(c));
     let prefixed = [("0x", 16), ("0o", 8), ("0b", 2)].iter().any(|(p, radix)| {
-        t.strip_prefix(p).is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_digit(*radix)))
+        t.strip_prefix(p)
+            .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_digit(*radix)))
     });
     numeric || prefixed
 }
@@ -234,12 +239,19 @@ fn plain_allowed(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return false;
     }
-    !s.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}')
+    !s.chars()
+        .any(|c| (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}')
 }
 
 fn write_string(out: &mut String, s: &str, col: usize) {
     let literal_ok = s.contains('\n')
-        && !s.chars().any(|c| ((c as u32) < 0x20 && c != '\n') || c == '\u{7f}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}')
+        && !s.chars().any(|c| {
+            ((c as u32) < 0x20 && c != '\n')
+                || c == '\u{7f}'
+                || c == '\u{85}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+        })
         && !s.starts_with([' ', '\n'])
         && s.trim_end_matches('\n').lines().all(|l| !l.ends_with(' '));
     if literal_ok {
@@ -287,7 +299,8 @@ mod tests {
 
     #[test]
     fn go_json_layout_and_escaping() {
-        let v = json!({"kind": "X", "m": {}, "a": [], "s": "<a&b>", "n": null, "l": [1, {"k": true}]});
+        let v =
+            json!({"kind": "X", "m": {}, "a": [], "s": "<a&b>", "n": null, "l": [1, {"k": true}]});
         let want = "{\n  \"kind\": \"X\",\n  \"m\": {},\n  \"a\": [],\n  \"s\": \"\\u003ca\\u0026b\\u003e\",\n  \"n\": null,\n  \"l\": [\n    1,\n    {\n      \"k\": true\n    }\n  ]\n}\n";
         assert_eq!(to_go_json(&v), want);
     }

@@ -48,7 +48,11 @@ pub enum FormatError {
     Parse { what: String, reason: String },
     /// A field has the wrong type or is missing.
     #[error("{what}: field {field} {problem}")]
-    Field { what: String, field: String, problem: String },
+    Field {
+        what: String,
+        field: String,
+        problem: String,
+    },
     /// Invalid base64 in a named item.
     #[error("{what}: item {item:?} is not valid base64")]
     Base64 { what: String, item: String },
@@ -67,10 +71,14 @@ pub enum SealError {
     #[error("secret must declare a name (set metadata.name or pass --name)")]
     MissingName,
     /// The Secret has no namespace and none could be derived.
-    #[error("secret {name:?} must declare a namespace (set metadata.namespace or pass --namespace)")]
+    #[error(
+        "secret {name:?} must declare a namespace (set metadata.namespace or pass --namespace)"
+    )]
     MissingNamespace { name: String },
     /// `-n` disagrees with the document.
-    #[error("namespace mismatch: the secret declares namespace {declared:?} but --namespace is {given:?}")]
+    #[error(
+        "namespace mismatch: the secret declares namespace {declared:?} but --namespace is {given:?}"
+    )]
     NamespaceMismatch { declared: String, given: String },
     /// Secret without data (needs --allow-empty-data).
     #[error("secret {name:?} has no data (pass --allow-empty-data to seal it anyway)")]

@@ -23,7 +23,11 @@ pub enum FetchError {
     Io { url: String, reason: String },
     /// Non-2xx answer when fetching.
     #[error("{url} answered http {status}: {body}")]
-    Status { url: String, status: u16, body: String },
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
 }
 
 /// An HTTP answer.
@@ -50,13 +54,20 @@ pub fn read_source(source: &str) -> Result<Vec<u8>, FetchError> {
             return Err(FetchError::Status {
                 url: source.into(),
                 status: r.status,
-                body: String::from_utf8_lossy(&r.body).trim().chars().take(200).collect(),
+                body: String::from_utf8_lossy(&r.body)
+                    .trim()
+                    .chars()
+                    .take(200)
+                    .collect(),
             });
         }
         return Ok(r.body);
     }
     let path = source.strip_prefix("file://").unwrap_or(source);
-    std::fs::read(path).map_err(|e| FetchError::File { path: path.into(), reason: e.to_string() })
+    std::fs::read(path).map_err(|e| FetchError::File {
+        path: path.into(),
+        reason: e.to_string(),
+    })
 }
 
 struct Url<'a> {
@@ -67,7 +78,10 @@ struct Url<'a> {
 }
 
 fn parse_url(url: &str) -> Result<Url<'_>, FetchError> {
-    let bad = |reason: &str| FetchError::Url { url: url.into(), reason: reason.into() };
+    let bad = |reason: &str| FetchError::Url {
+        url: url.into(),
+        reason: reason.into(),
+    };
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
@@ -91,7 +105,12 @@ fn parse_url(url: &str) -> Result<Url<'_>, FetchError> {
     if host.is_empty() {
         return Err(bad("missing host"));
     }
-    Ok(Url { tls, host: host.trim_start_matches('[').trim_end_matches(']'), port, path })
+    Ok(Url {
+        tls,
+        host: host.trim_start_matches('[').trim_end_matches(']'),
+        port,
+        path,
+    })
 }
 
 /// Connection options beyond the defaults (kubeconfig clusters and users).
@@ -139,7 +158,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -147,7 +171,12 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -162,13 +191,18 @@ fn tls_config(opts: &HttpOptions) -> Result<Arc<rustls::ClientConfig>, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
     let builder = if opts.insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         let certs: Vec<CertificateDer<'static>> = match &opts.ca_pem {
-            Some(pem) => CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>().map_err(|e| format!("bad ca data: {e}"))?,
+            Some(pem) => CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("bad ca data: {e}"))?,
             None => {
-                let bundle = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
+                let bundle = std::env::var("SSL_CERT_FILE")
+                    .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
                 CertificateDer::pem_file_iter(&bundle)
                     .map_err(|e| format!("cannot read ca bundle {bundle}: {e}"))?
                     .collect::<Result<_, _>>()
@@ -182,10 +216,14 @@ fn tls_config(opts: &HttpOptions) -> Result<Arc<rustls::ClientConfig>, String> {
     };
     let cfg = match &opts.client_cert {
         Some((cert, key)) => {
-            let chain: Vec<CertificateDer<'static>> =
-                CertificateDer::pem_slice_iter(cert).collect::<Result<_, _>>().map_err(|e| format!("bad client certificate: {e}"))?;
-            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("bad client key: {e}"))?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| e.to_string())?
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("bad client certificate: {e}"))?;
+            let key =
+                PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("bad client key: {e}"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| e.to_string())?
         }
         None => builder.with_no_client_auth(),
     };
@@ -193,22 +231,36 @@ fn tls_config(opts: &HttpOptions) -> Result<Arc<rustls::ClientConfig>, String> {
 }
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
-pub fn request(method: &str, url: &str, body: Option<(&str, &[u8])>) -> Result<Response, FetchError> {
+pub fn request(
+    method: &str,
+    url: &str,
+    body: Option<(&str, &[u8])>,
+) -> Result<Response, FetchError> {
     request_with(method, url, body, &HttpOptions::default())
 }
 
 /// [`request`] with explicit TLS and authentication options.
-pub fn request_with(method: &str, url: &str, body: Option<(&str, &[u8])>, opts: &HttpOptions) -> Result<Response, FetchError> {
+pub fn request_with(
+    method: &str,
+    url: &str,
+    body: Option<(&str, &[u8])>,
+    opts: &HttpOptions,
+) -> Result<Response, FetchError> {
     let u = parse_url(url)?;
-    let io = |e: String| FetchError::Io { url: url.into(), reason: e };
+    let io = |e: String| FetchError::Io {
+        url: url.into(),
+        reason: e,
+    };
     let addr = (u.host, u.port)
         .to_socket_addrs()
         .map_err(|e| io(e.to_string()))?
         .next()
         .ok_or_else(|| io("no address".into()))?;
     let tcp = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| io(e.to_string()))?;
-    tcp.set_read_timeout(Some(TIMEOUT)).map_err(|e| io(e.to_string()))?;
-    tcp.set_write_timeout(Some(TIMEOUT)).map_err(|e| io(e.to_string()))?;
+    tcp.set_read_timeout(Some(TIMEOUT))
+        .map_err(|e| io(e.to_string()))?;
+    tcp.set_write_timeout(Some(TIMEOUT))
+        .map_err(|e| io(e.to_string()))?;
     let mut head = format!(
         "{method} {} HTTP/1.1\r\nHost: {}\r\nAccept: application/x-pem-file, */*\r\nUser-Agent: coffer-seal\r\nConnection: close\r\n",
         u.path, u.host
@@ -217,16 +269,23 @@ pub fn request_with(method: &str, url: &str, body: Option<(&str, &[u8])>, opts: 
         head.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
     if let Some((ctype, b)) = body {
-        head.push_str(&format!("Content-Type: {ctype}\r\nContent-Length: {}\r\n", b.len()));
+        head.push_str(&format!(
+            "Content-Type: {ctype}\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
     }
     head.push_str("\r\n");
     let mut raw = Vec::new();
     let payload = body.map(|(_, b)| b).unwrap_or_default();
     if u.tls {
-        let name = rustls_pki_types::ServerName::try_from(u.host.to_owned()).map_err(|e| io(e.to_string()))?;
-        let conn = rustls::ClientConnection::new(tls_config(opts).map_err(&io)?, name).map_err(|e| io(e.to_string()))?;
+        let name = rustls_pki_types::ServerName::try_from(u.host.to_owned())
+            .map_err(|e| io(e.to_string()))?;
+        let conn = rustls::ClientConnection::new(tls_config(opts).map_err(&io)?, name)
+            .map_err(|e| io(e.to_string()))?;
         let mut s = rustls::StreamOwned::new(conn, tcp);
-        s.write_all(head.as_bytes()).and_then(|_| s.write_all(payload)).map_err(|e| io(e.to_string()))?;
+        s.write_all(head.as_bytes())
+            .and_then(|_| s.write_all(payload))
+            .map_err(|e| io(e.to_string()))?;
         // Servers that close without close_notify give UnexpectedEof after the body; keep what we got.
         if let Err(e) = s.read_to_end(&mut raw)
             && (e.kind() != std::io::ErrorKind::UnexpectedEof || raw.is_empty())
@@ -235,7 +294,9 @@ pub fn request_with(method: &str, url: &str, body: Option<(&str, &[u8])>, opts: 
         }
     } else {
         let mut s = tcp;
-        s.write_all(head.as_bytes()).and_then(|_| s.write_all(payload)).map_err(|e| io(e.to_string()))?;
+        s.write_all(head.as_bytes())
+            .and_then(|_| s.write_all(payload))
+            .map_err(|e| io(e.to_string()))?;
         s.read_to_end(&mut raw).map_err(|e| io(e.to_string()))?;
     }
     parse_response(&raw).ok_or_else(|| io("malformed http response".into()))
@@ -290,7 +351,10 @@ mod tests {
     #[test]
     fn urls_and_responses() {
         let u = parse_url("http://127.0.0.1:8080/v1/cert.pem").unwrap();
-        assert_eq!((u.tls, u.host, u.port, u.path), (false, "127.0.0.1", 8080, "/v1/cert.pem"));
+        assert_eq!(
+            (u.tls, u.host, u.port, u.path),
+            (false, "127.0.0.1", 8080, "/v1/cert.pem")
+        );
         let u = parse_url("https://example.com").unwrap();
         assert_eq!((u.tls, u.port, u.path), (true, 443, "/"));
         assert!(parse_url("ftp://x").is_err());

@@ -88,22 +88,33 @@ fn oaep_label(label: &[u8]) -> Option<&[u8]> {
 }
 
 fn gcm_key(session_key: &[u8]) -> Result<LessSafeKey, CryptoError> {
-    let key = UnboundKey::new(&AES_256_GCM, session_key).map_err(|_| CryptoError::Internal("aes key"))?;
+    let key =
+        UnboundKey::new(&AES_256_GCM, session_key).map_err(|_| CryptoError::Internal("aes key"))?;
     Ok(LessSafeKey::new(key))
 }
 
 /// Encrypts one value for `public` with the given OAEP label.
-pub fn encrypt(public: &OaepPublicEncryptingKey, plaintext: &[u8], label: &[u8]) -> Result<Vec<u8>, CryptoError> {
+pub fn encrypt(
+    public: &OaepPublicEncryptingKey,
+    plaintext: &[u8],
+    label: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let rng = SystemRandom::new();
     let mut session_key = Zeroizing::new([0u8; SESSION_KEY_LEN]);
-    rng.fill(session_key.as_mut()).map_err(|_| CryptoError::Internal("random"))?;
+    rng.fill(session_key.as_mut())
+        .map_err(|_| CryptoError::Internal("random"))?;
     let n = public.ciphertext_size();
     let n16 = u16::try_from(n).map_err(|_| CryptoError::KeyTooLarge(public.key_size_bits()))?;
     let mut out = Vec::with_capacity(2 + n + plaintext.len() + 16);
     out.extend_from_slice(&n16.to_be_bytes());
     out.resize(2 + n, 0);
     let written = public
-        .encrypt(&OAEP_SHA256_MGF1SHA256, session_key.as_ref(), &mut out[2..], oaep_label(label))
+        .encrypt(
+            &OAEP_SHA256_MGF1SHA256,
+            session_key.as_ref(),
+            &mut out[2..],
+            oaep_label(label),
+        )
         .map_err(|_| CryptoError::Internal("rsa-oaep encrypt"))?
         .len();
     if written != n {
@@ -111,7 +122,11 @@ pub fn encrypt(public: &OaepPublicEncryptingKey, plaintext: &[u8], label: &[u8])
     }
     let mut body = plaintext.to_vec();
     gcm_key(session_key.as_ref())?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key([0u8; 12]), Aad::empty(), &mut body)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key([0u8; 12]),
+            Aad::empty(),
+            &mut body,
+        )
         .map_err(|_| CryptoError::Internal("aes-gcm seal"))?;
     out.extend_from_slice(&body);
     Ok(out)
@@ -131,14 +146,23 @@ pub fn split(blob: &[u8]) -> Result<(&[u8], &[u8]), CryptoError> {
 
 /// Decrypts one value with one private key; `Err(CryptoError::WrongKey)` when the key or label
 /// does not fit (the two are indistinguishable by design).
-pub fn decrypt(private: &OaepPrivateDecryptingKey, blob: &[u8], label: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+pub fn decrypt(
+    private: &OaepPrivateDecryptingKey,
+    blob: &[u8],
+    label: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let (rsa_part, aes_part) = split(blob)?;
     if rsa_part.len() != private.key_size_bytes() {
         return Err(CryptoError::WrongKey);
     }
     let mut buf = Zeroizing::new(vec![0u8; private.min_output_size()]);
     let session_key = private
-        .decrypt(&OAEP_SHA256_MGF1SHA256, rsa_part, &mut buf, oaep_label(label))
+        .decrypt(
+            &OAEP_SHA256_MGF1SHA256,
+            rsa_part,
+            &mut buf,
+            oaep_label(label),
+        )
         .map_err(|_| CryptoError::WrongKey)?;
     if session_key.len() != SESSION_KEY_LEN {
         return Err(CryptoError::WrongKey);
@@ -146,7 +170,11 @@ pub fn decrypt(private: &OaepPrivateDecryptingKey, blob: &[u8], label: &[u8]) ->
     let key = gcm_key(session_key)?;
     let mut body = Zeroizing::new(aes_part.to_vec());
     let plain_len = key
-        .open_in_place(Nonce::assume_unique_for_key([0u8; 12]), Aad::empty(), &mut body)
+        .open_in_place(
+            Nonce::assume_unique_for_key([0u8; 12]),
+            Aad::empty(),
+            &mut body,
+        )
         .map_err(|_| CryptoError::WrongKey)?
         .len();
     body.truncate(plain_len);
@@ -169,16 +197,31 @@ mod tests {
         fn anno(k: &'static str, v: &'static str) -> impl FnMut(&str) -> Option<&'static str> {
             move |q| (q == k).then_some(v)
         }
-        assert_eq!(Scope::from_annotations(anno(CLUSTER_WIDE_ANNOTATION, "true")), Scope::ClusterWide);
-        assert_eq!(Scope::from_annotations(anno(CLUSTER_WIDE_ANNOTATION, "True")), Scope::Strict);
-        assert_eq!(Scope::from_annotations(anno(NAMESPACE_WIDE_ANNOTATION, "true")), Scope::NamespaceWide);
-        assert_eq!(Scope::from_annotations(|_| Some("true")), Scope::ClusterWide);
+        assert_eq!(
+            Scope::from_annotations(anno(CLUSTER_WIDE_ANNOTATION, "true")),
+            Scope::ClusterWide
+        );
+        assert_eq!(
+            Scope::from_annotations(anno(CLUSTER_WIDE_ANNOTATION, "True")),
+            Scope::Strict
+        );
+        assert_eq!(
+            Scope::from_annotations(anno(NAMESPACE_WIDE_ANNOTATION, "true")),
+            Scope::NamespaceWide
+        );
+        assert_eq!(
+            Scope::from_annotations(|_| Some("true")),
+            Scope::ClusterWide
+        );
     }
 
     #[test]
     fn short_blobs_are_rejected() {
         assert!(matches!(split(b""), Err(CryptoError::TooShort)));
-        assert!(matches!(split(&[0x02, 0x00, 1, 2]), Err(CryptoError::TooShort)));
+        assert!(matches!(
+            split(&[0x02, 0x00, 1, 2]),
+            Err(CryptoError::TooShort)
+        ));
         assert_eq!(split(&[0, 1, 9, 8]).unwrap(), (&[9u8][..], &[8u8][..]));
     }
 }

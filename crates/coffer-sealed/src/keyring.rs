@@ -44,7 +44,11 @@ pub struct KeyRing {
 impl Clone for KeyRing {
     fn clone(&self) -> Self {
         let hints = self.hints.read().map(|h| h.clone()).unwrap_or_default();
-        KeyRing { keys: self.keys.clone(), hints: RwLock::new(hints), rsa_ops: AtomicU64::new(self.rsa_ops()) }
+        KeyRing {
+            keys: self.keys.clone(),
+            hints: RwLock::new(hints),
+            rsa_ops: AtomicU64::new(self.rsa_ops()),
+        }
     }
 }
 
@@ -58,7 +62,11 @@ impl KeyRing {
     pub fn from_keys(keys: impl IntoIterator<Item = PrivateKey>) -> KeyRing {
         let mut ring = KeyRing::new();
         for key in keys {
-            ring.add(RingKey { key, cert: None, order_time: OffsetDateTime::UNIX_EPOCH });
+            ring.add(RingKey {
+                key,
+                cert: None,
+                order_time: OffsetDateTime::UNIX_EPOCH,
+            });
         }
         ring
     }
@@ -69,7 +77,11 @@ impl KeyRing {
         if self.keys.iter().any(|k| k.key.id() == key.key.id()) {
             return;
         }
-        let pos = self.keys.iter().position(|k| k.order_time < key.order_time).unwrap_or(self.keys.len());
+        let pos = self
+            .keys
+            .iter()
+            .position(|k| k.order_time < key.order_time)
+            .unwrap_or(self.keys.len());
         self.keys.insert(pos, key);
     }
 
@@ -94,7 +106,12 @@ impl KeyRing {
     /// to as `namespace/name` (use `""` for none). Keys are tried in this order: the key that
     /// last opened a value of the same object, then the one that last opened a value in the same
     /// namespace, then the rest newest first. Returns the plaintext.
-    pub fn decrypt(&self, blob: &[u8], label: &[u8], hint: &str) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn decrypt(
+        &self,
+        blob: &[u8],
+        label: &[u8],
+        hint: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let (rsa_part, _) = hybrid::split(blob)?;
         let ns_hint = hint.split_once('/').map(|(ns, _)| format!("{ns}/"));
         let (by_object, by_namespace) = if hint.is_empty() {
@@ -121,7 +138,12 @@ impl KeyRing {
                 return Ok(plain);
             }
         }
-        for k in self.keys.iter().filter(fits).filter(|k| !tried.contains(&Some(k.key.id()))) {
+        for k in self
+            .keys
+            .iter()
+            .filter(fits)
+            .filter(|k| !tried.contains(&Some(k.key.id())))
+        {
             if let Ok(plain) = self.try_key(k, blob, label) {
                 if !hint.is_empty() {
                     self.remember(hint, k.key.id(), ns_hint.as_deref());
@@ -149,7 +171,12 @@ impl KeyRing {
         self.rsa_ops.load(Ordering::Relaxed)
     }
 
-    fn try_key(&self, k: &RingKey, blob: &[u8], label: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    fn try_key(
+        &self,
+        k: &RingKey,
+        blob: &[u8],
+        label: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         self.rsa_ops.fetch_add(1, Ordering::Relaxed);
         hybrid::decrypt(k.key.oaep(), blob, label)
     }
@@ -169,11 +196,19 @@ mod tests {
 
     fn keys() -> &'static [PrivateKey] {
         static KEYS: OnceLock<Vec<PrivateKey>> = OnceLock::new();
-        KEYS.get_or_init(|| (0..3).map(|_| PrivateKey::generate(2048).unwrap()).collect())
+        KEYS.get_or_init(|| {
+            (0..3)
+                .map(|_| PrivateKey::generate(2048).unwrap())
+                .collect()
+        })
     }
 
     fn at(key: &PrivateKey, secs: i64) -> RingKey {
-        RingKey { key: key.clone(), cert: None, order_time: OffsetDateTime::from_unix_timestamp(secs).unwrap() }
+        RingKey {
+            key: key.clone(),
+            cert: None,
+            order_time: OffsetDateTime::from_unix_timestamp(secs).unwrap(),
+        }
     }
 
     #[test]
@@ -226,7 +261,10 @@ mod tests {
         assert_eq!(ring.hints.read().unwrap().get("ns/n"), Some(&k[2].id()));
         // With the hint the right key is found first; the wrong label still fails.
         assert_eq!(&ring.decrypt(&blob, b"ns/n", "ns/n").unwrap()[..], b"v");
-        assert_eq!(ring.decrypt(&blob, b"ns/x", "ns/n"), Err(CryptoError::WrongKey));
+        assert_eq!(
+            ring.decrypt(&blob, b"ns/x", "ns/n"),
+            Err(CryptoError::WrongKey)
+        );
         // A stale hint (key of another value) falls back to the full scan.
         let blob0 = hybrid::encrypt(k[0].public(), b"w", b"ns/n").unwrap();
         assert_eq!(&ring.decrypt(&blob0, b"ns/n", "ns/n").unwrap()[..], b"w");

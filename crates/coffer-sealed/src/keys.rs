@@ -4,7 +4,10 @@
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-use aws_lc_rs::rsa::{KeyPair, KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey};
+use aws_lc_rs::rsa::{
+    KeyPair, KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
+    PublicEncryptingKey,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rustls_pki_types::pem::PemObject;
@@ -20,11 +23,16 @@ use crate::error::KeyError;
 pub type KeyId = [u8; 32];
 
 fn malformed(what: &str, reason: impl std::fmt::Display) -> KeyError {
-    KeyError::Malformed { what: what.to_owned(), reason: reason.to_string() }
+    KeyError::Malformed {
+        what: what.to_owned(),
+        reason: reason.to_string(),
+    }
 }
 
 fn key_id(public: &PublicEncryptingKey) -> Result<KeyId, KeyError> {
-    let der = public.as_der().map_err(|_| malformed("public key", "cannot encode"))?;
+    let der = public
+        .as_der()
+        .map_err(|_| malformed("public key", "cannot encode"))?;
     let mut id = [0u8; 32];
     id.copy_from_slice(digest(&SHA256, der.as_ref()).as_ref());
     Ok(id)
@@ -42,7 +50,9 @@ pub struct SealingCert {
 
 impl std::fmt::Debug for SealingCert {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealingCert").field("not_after", &self.not_after).finish_non_exhaustive()
+        f.debug_struct("SealingCert")
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
     }
 }
 
@@ -52,7 +62,10 @@ impl SealingCert {
         let what = "certificate";
         let der = CertificateDer::pem_slice_iter(pem)
             .next()
-            .ok_or(KeyError::NoPem { what: what.into(), kind: "CERTIFICATE" })?
+            .ok_or(KeyError::NoPem {
+                what: what.into(),
+                kind: "CERTIFICATE",
+            })?
             .map_err(|e| malformed(what, e))?;
         Self::from_der(der.as_ref())
     }
@@ -62,9 +75,13 @@ impl SealingCert {
         let what = "certificate";
         let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| malformed(what, e))?;
         let spki = cert.tbs_certificate.subject_pki.raw;
-        let public = PublicEncryptingKey::from_der(spki).map_err(|_| KeyError::NotRsa { what: what.into() })?;
+        let public = PublicEncryptingKey::from_der(spki)
+            .map_err(|_| KeyError::NotRsa { what: what.into() })?;
         let id = key_id(&public)?;
-        let public = Arc::new(OaepPublicEncryptingKey::new(public).map_err(|_| KeyError::NotRsa { what: what.into() })?);
+        let public = Arc::new(
+            OaepPublicEncryptingKey::new(public)
+                .map_err(|_| KeyError::NotRsa { what: what.into() })?,
+        );
         Ok(SealingCert {
             public,
             id,
@@ -99,7 +116,9 @@ impl SealingCert {
     pub fn check_not_expired(&self, now: OffsetDateTime) -> Result<(), KeyError> {
         if now > self.not_after {
             let fmt = time::format_description::well_known::Rfc3339;
-            return Err(KeyError::Expired { not_after: self.not_after.format(&fmt).unwrap_or_default() });
+            return Err(KeyError::Expired {
+                not_after: self.not_after.format(&fmt).unwrap_or_default(),
+            });
         }
         Ok(())
     }
@@ -116,7 +135,9 @@ pub struct PrivateKey {
 
 impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrivateKey").field("bits", &self.oaep.key_size_bits()).finish_non_exhaustive()
+        f.debug_struct("PrivateKey")
+            .field("bits", &self.oaep.key_size_bits())
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,7 +145,10 @@ impl PrivateKey {
     /// Reads the first PEM private key (`RSA PRIVATE KEY` or `PRIVATE KEY`); EC keys are refused.
     pub fn from_pem(pem: &[u8], what: &str) -> Result<PrivateKey, KeyError> {
         let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
-            rustls_pki_types::pem::Error::NoItemsFound => KeyError::NoPem { what: what.into(), kind: "PRIVATE KEY" },
+            rustls_pki_types::pem::Error::NoItemsFound => KeyError::NoPem {
+                what: what.into(),
+                kind: "PRIVATE KEY",
+            },
             e => malformed(what, e),
         })?;
         match key {
@@ -137,13 +161,16 @@ impl PrivateKey {
     /// Reads a PKCS#1 `RSAPrivateKey`.
     pub fn from_pkcs1_der(der: &[u8], what: &str) -> Result<PrivateKey, KeyError> {
         let pair = KeyPair::from_der(der).map_err(|e| malformed(what, e))?;
-        let pkcs8: Pkcs8V1Der<'static> = pair.as_der().map_err(|_| malformed(what, "cannot re-encode"))?;
+        let pkcs8: Pkcs8V1Der<'static> = pair
+            .as_der()
+            .map_err(|_| malformed(what, "cannot re-encode"))?;
         Self::from_pkcs8_der(pkcs8.as_ref(), what)
     }
 
     /// Reads a PKCS#8 `PrivateKeyInfo` holding an RSA key.
     pub fn from_pkcs8_der(der: &[u8], what: &str) -> Result<PrivateKey, KeyError> {
-        let key = PrivateDecryptingKey::from_pkcs8(der).map_err(|_| KeyError::NotRsa { what: what.into() })?;
+        let key = PrivateDecryptingKey::from_pkcs8(der)
+            .map_err(|_| KeyError::NotRsa { what: what.into() })?;
         let public = key.public_key();
         let id = key_id(&public)?;
         Ok(PrivateKey {
@@ -161,10 +188,17 @@ impl PrivateKey {
             3072 => KeySize::Rsa3072,
             4096 => KeySize::Rsa4096,
             8192 => KeySize::Rsa8192,
-            other => return Err(KeyError::Generate(format!("unsupported key size {other}, use 2048, 3072, 4096 or 8192"))),
+            other => {
+                return Err(KeyError::Generate(format!(
+                    "unsupported key size {other}, use 2048, 3072, 4096 or 8192"
+                )));
+            }
         };
-        let key = PrivateDecryptingKey::generate(size).map_err(|_| KeyError::Generate("rsa".into()))?;
-        let der = key.as_der().map_err(|_| KeyError::Generate("encode".into()))?;
+        let key =
+            PrivateDecryptingKey::generate(size).map_err(|_| KeyError::Generate("rsa".into()))?;
+        let der = key
+            .as_der()
+            .map_err(|_| KeyError::Generate("encode".into()))?;
         Self::from_pkcs8_der(der.as_ref(), "generated key")
     }
 
@@ -191,16 +225,29 @@ impl PrivateKey {
 
     /// The key as PEM `RSA PRIVATE KEY` (PKCS#1), the form the controller stores.
     pub fn to_pkcs1_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        let inner = pkcs8_inner_key(&self.pkcs8).ok_or_else(|| malformed("private key", "bad pkcs#8 structure"))?;
+        let inner = pkcs8_inner_key(&self.pkcs8)
+            .ok_or_else(|| malformed("private key", "bad pkcs#8 structure"))?;
         Ok(Zeroizing::new(pem_encode("RSA PRIVATE KEY", inner)))
     }
 
     /// Makes the self-signed certificate of the controller profile (spec §4.4): empty subject
     /// unless `cn` is given, KeyUsage encipherOnly (critical), CA:TRUE (critical), random serial.
-    pub fn self_signed_cert(&self, cn: &str, not_before: OffsetDateTime, ttl: time::Duration) -> Result<SealingCert, KeyError> {
-        use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose, SerialNumber};
+    pub fn self_signed_cert(
+        &self,
+        cn: &str,
+        not_before: OffsetDateTime,
+        ttl: time::Duration,
+    ) -> Result<SealingCert, KeyError> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose,
+            SerialNumber,
+        };
         let gen_err = |e: rcgen::Error| KeyError::Generate(e.to_string());
-        let signer = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&self.pkcs8.as_slice().into(), &rcgen::PKCS_RSA_SHA256).map_err(gen_err)?;
+        let signer = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+            &self.pkcs8.as_slice().into(),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .map_err(gen_err)?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         if !cn.is_empty() {
@@ -232,7 +279,12 @@ fn pkcs8_inner_key(der: &[u8]) -> Option<&[u8]> {
             if n == 0 || n > 4 || rest.len() < n {
                 return None;
             }
-            (rest[..n].iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)), &rest[n..])
+            (
+                rest[..n]
+                    .iter()
+                    .fold(0usize, |a, &b| (a << 8) | usize::from(b)),
+                &rest[n..],
+            )
         };
         (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
     }
@@ -270,10 +322,15 @@ mod tests {
         let again = PrivateKey::from_pem(pem.as_bytes(), "test").unwrap();
         assert_eq!(again.id(), key.id());
         let now = OffsetDateTime::now_utc();
-        let cert = key.self_signed_cert("", now, time::Duration::days(1)).unwrap();
+        let cert = key
+            .self_signed_cert("", now, time::Duration::days(1))
+            .unwrap();
         assert_eq!(cert.id(), key.id());
         assert!(cert.check_not_expired(now).is_ok());
-        assert!(matches!(cert.check_not_expired(now + time::Duration::days(2)), Err(KeyError::Expired { .. })));
+        assert!(matches!(
+            cert.check_not_expired(now + time::Duration::days(2)),
+            Err(KeyError::Expired { .. })
+        ));
         // Profile: empty subject, KeyUsage = encipherOnly only (DER 03 02 00 01), CA true.
         let der = CertificateDer::from_pem_slice(cert.pem().as_bytes()).unwrap();
         let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref()).unwrap();
@@ -288,6 +345,9 @@ mod tests {
     fn ec_keys_are_refused() {
         let ec = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIIm0F0mQ6S3kA8pT5QmA0GjvP0dV3l1eV0pN2W8n2nqJoAoGCCqGSM49\nAwEHoUQDQgAEdWm8x6Wc7aRZk4M9v7lq2b3Bv1m3pEJ8c5+Qe8u5G3fY8tIuF0qV\nxg3kqM7qvY2j7u9Fz6w3Jw3m3xqg3bq3Bg==\n-----END EC PRIVATE KEY-----\n";
         assert!(PrivateKey::from_pem(ec.as_bytes(), "k").is_err());
-        assert!(matches!(PrivateKey::from_pem(b"nothing", "k"), Err(KeyError::NoPem { .. })));
+        assert!(matches!(
+            PrivateKey::from_pem(b"nothing", "k"),
+            Err(KeyError::NoPem { .. })
+        ));
     }
 }

@@ -75,7 +75,9 @@ pub trait MetaExt {
 
 impl MetaExt for Map<String, Value> {
     fn str_field(&self, key: &str) -> Option<&str> {
-        self.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
     fn annotation(&self, key: &str) -> Option<&str> {
         self.get("annotations")?.as_object()?.get(key)?.as_str()
@@ -86,8 +88,13 @@ impl MetaExt for Map<String, Value> {
 }
 
 /// Returns a mutable string map field (`labels`/`annotations`), creating it.
-pub fn string_map_mut<'a>(meta: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let slot = meta.entry(key.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+pub fn string_map_mut<'a>(
+    meta: &'a mut Map<String, Value>,
+    key: &str,
+) -> &'a mut Map<String, Value> {
+    let slot = meta
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -100,7 +107,11 @@ pub fn string_map_mut<'a>(meta: &'a mut Map<String, Value>, key: &str) -> &'a mu
 /// Drops `labels`/`annotations` maps that became empty (Go's omitempty).
 pub fn drop_empty_maps(meta: &mut Map<String, Value>) {
     for key in ["labels", "annotations"] {
-        if meta.get(key).and_then(Value::as_object).is_some_and(Map::is_empty) {
+        if meta
+            .get(key)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+        {
             meta.remove(key);
         }
     }
@@ -109,7 +120,11 @@ pub fn drop_empty_maps(meta: &mut Map<String, Value>) {
 fn sorted_map(m: &Map<String, Value>) -> Value {
     let mut keys: Vec<&String> = m.keys().collect();
     keys.sort();
-    Value::Object(keys.into_iter().map(|k| (k.clone(), m[k].clone())).collect())
+    Value::Object(
+        keys.into_iter()
+            .map(|k| (k.clone(), m[k].clone()))
+            .collect(),
+    )
 }
 
 /// ObjectMeta in Go field order; `creationTimestamp` is always present (null when unset), maps
@@ -118,7 +133,8 @@ pub fn ordered_meta(meta: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for &key in META_ORDER {
         match meta.get(key) {
-            Some(Value::Object(m)) if (key == "labels" || key == "annotations") && m.is_empty() => {}
+            Some(Value::Object(m)) if (key == "labels" || key == "annotations") && m.is_empty() => {
+            }
             Some(Value::Object(m)) if key == "labels" || key == "annotations" => {
                 out.insert(key.into(), sorted_map(m));
             }
@@ -132,7 +148,10 @@ pub fn ordered_meta(meta: &Map<String, Value>) -> Value {
             None => {}
         }
     }
-    let mut rest: Vec<(&String, &Value)> = meta.iter().filter(|(k, _)| !META_ORDER.contains(&k.as_str())).collect();
+    let mut rest: Vec<(&String, &Value)> = meta
+        .iter()
+        .filter(|(k, _)| !META_ORDER.contains(&k.as_str()))
+        .collect();
     rest.sort_by(|a, b| a.0.cmp(b.0));
     for (k, v) in rest {
         out.insert(k.clone(), v.clone());
@@ -141,10 +160,18 @@ pub fn ordered_meta(meta: &Map<String, Value>) -> Value {
 }
 
 fn field_err(what: &str, field: &str, problem: &str) -> FormatError {
-    FormatError::Field { what: what.into(), field: field.into(), problem: problem.into() }
+    FormatError::Field {
+        what: what.into(),
+        field: field.into(),
+        problem: problem.into(),
+    }
 }
 
-fn get_object(v: &Map<String, Value>, key: &str, what: &str) -> Result<Map<String, Value>, FormatError> {
+fn get_object(
+    v: &Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<Map<String, Value>, FormatError> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
@@ -152,7 +179,11 @@ fn get_object(v: &Map<String, Value>, key: &str, what: &str) -> Result<Map<Strin
     }
 }
 
-fn get_string_map(v: &Map<String, Value>, key: &str, what: &str) -> Result<BTreeMap<String, String>, FormatError> {
+fn get_string_map(
+    v: &Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<BTreeMap<String, String>, FormatError> {
     let mut out = BTreeMap::new();
     for (k, val) in get_object(v, key, what)? {
         match val {
@@ -189,7 +220,10 @@ impl std::fmt::Debug for Secret {
             .field("name", &self.metadata.name())
             .field("namespace", &self.metadata.namespace())
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
-            .field("string_data_keys", &self.string_data.keys().collect::<Vec<_>>())
+            .field(
+                "string_data_keys",
+                &self.string_data.keys().collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -198,17 +232,29 @@ impl Secret {
     /// Reads a Secret from a decoded document (the kind is not checked, as upstream).
     pub fn from_value(v: &Value) -> Result<Secret, FormatError> {
         let what = "secret";
-        let obj = v.as_object().ok_or_else(|| field_err(what, "(document)", "must be an object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| field_err(what, "(document)", "must be an object"))?;
         let metadata = get_object(obj, "metadata", what)?;
         let mut data = BTreeMap::new();
         for (k, s) in get_string_map(obj, "data", what)? {
-            let bytes = decode_b64(&s).ok_or_else(|| FormatError::Base64 { what: what.into(), item: k.clone() })?;
+            let bytes = decode_b64(&s).ok_or_else(|| FormatError::Base64 {
+                what: what.into(),
+                item: k.clone(),
+            })?;
             data.insert(k, Zeroizing::new(bytes));
         }
-        let string_data = get_string_map(obj, "stringData", what)?.into_iter().map(|(k, s)| (k, Zeroizing::new(s))).collect();
+        let string_data = get_string_map(obj, "stringData", what)?
+            .into_iter()
+            .map(|(k, s)| (k, Zeroizing::new(s)))
+            .collect();
         Ok(Secret {
             metadata,
-            type_: obj.get("type").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned),
+            type_: obj
+                .get("type")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
             immutable: obj.get("immutable").and_then(Value::as_bool),
             data,
             string_data,
@@ -225,7 +271,11 @@ impl Secret {
             out.insert("immutable".into(), b.into());
         }
         if !self.data.is_empty() {
-            let data = self.data.iter().map(|(k, v)| (k.clone(), Value::String(encode_b64(v)))).collect();
+            let data = self
+                .data
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(encode_b64(v))))
+                .collect();
             out.insert("data".into(), Value::Object(data));
         }
         if let Some(t) = &self.type_ {
@@ -267,12 +317,18 @@ impl SealedSecret {
     /// Reads a SealedSecret; apiVersion/kind are checked when `strict_kind`.
     pub fn from_value(v: &Value, strict_kind: bool) -> Result<SealedSecret, FormatError> {
         let what = "sealedsecret";
-        let obj = v.as_object().ok_or_else(|| field_err(what, "(document)", "must be an object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| field_err(what, "(document)", "must be an object"))?;
         if strict_kind {
             let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
             let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
             if kind != KIND || api != API_VERSION {
-                return Err(field_err(what, "kind/apiVersion", &format!("is {api:?}/{kind:?}, expected {API_VERSION}/{KIND}")));
+                return Err(field_err(
+                    what,
+                    "kind/apiVersion",
+                    &format!("is {api:?}/{kind:?}, expected {API_VERSION}/{KIND}"),
+                ));
             }
         }
         let metadata = get_object(obj, "metadata", what)?;
@@ -285,17 +341,29 @@ impl SealedSecret {
             .collect();
         let tdata = match template.get("data") {
             None | Some(Value::Null) => None,
-            Some(_) => Some(get_string_map(&template, "data", "sealedsecret spec.template")?),
+            Some(_) => Some(get_string_map(
+                &template,
+                "data",
+                "sealedsecret spec.template",
+            )?),
         };
         Ok(SealedSecret {
             metadata,
             template: SecretTemplate {
                 metadata: get_object(&template, "metadata", what)?,
-                type_: template.get("type").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned),
+                type_: template
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
                 immutable: template.get("immutable").and_then(Value::as_bool),
                 data: tdata,
             },
-            data: spec.get("data").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned),
+            data: spec
+                .get("data")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
             encrypted_data,
             status: obj.get("status").filter(|s| !s.is_null()).cloned(),
         })
@@ -312,7 +380,12 @@ impl SealedSecret {
             template.insert("immutable".into(), b.into());
         }
         if let Some(d) = self.template.data.as_ref().filter(|d| !d.is_empty()) {
-            template.insert("data".into(), d.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+            template.insert(
+                "data".into(),
+                d.iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            );
         }
         let mut spec = Map::new();
         spec.insert("template".into(), Value::Object(template));
@@ -321,7 +394,10 @@ impl SealedSecret {
         }
         spec.insert(
             "encryptedData".into(),
-            self.encrypted_data.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect(),
+            self.encrypted_data
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
         );
         let mut out = Map::new();
         out.insert("kind".into(), KIND.into());

@@ -5,11 +5,15 @@ use serde_json::{Map, Value};
 use crate::error::SealError;
 use crate::hybrid::{self, CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION, Scope};
 use crate::keys::SealingCert;
-use crate::model::{MetaExt, SealedSecret, Secret, SecretTemplate, drop_empty_maps, encode_b64, string_map_mut};
+use crate::model::{
+    MetaExt, SealedSecret, Secret, SecretTemplate, drop_empty_maps, encode_b64, string_map_mut,
+};
 
 /// Annotations that carry the plaintext and must never reach git.
-pub const LAST_APPLIED_ANNOTATIONS: &[&str] =
-    &["kubectl.kubernetes.io/last-applied-configuration", "kubecfg.ksonnet.io/last-applied-configuration"];
+pub const LAST_APPLIED_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kubecfg.ksonnet.io/last-applied-configuration",
+];
 
 /// Server-set ObjectMeta fields cleared from the template.
 const SERVER_FIELDS: &[&str] = &[
@@ -63,7 +67,10 @@ fn resolve(secret: &Secret, opts: &SealOptions) -> Result<(Map<String, Value>, S
     let declared = meta.namespace().to_owned();
     if let Some(given) = opts.namespace.as_deref().filter(|n| !n.is_empty()) {
         if !declared.is_empty() && declared != given {
-            return Err(SealError::NamespaceMismatch { declared, given: given.into() });
+            return Err(SealError::NamespaceMismatch {
+                declared,
+                given: given.into(),
+            });
         }
         if declared.is_empty() && scope != Scope::ClusterWide {
             meta.insert("namespace".into(), given.into());
@@ -96,7 +103,11 @@ fn template_meta(meta: &Map<String, Value>) -> Map<String, Value> {
 }
 
 /// Seals one Secret for `cert` (the certificate expiry is checked by the caller).
-pub fn seal_secret(secret: &Secret, cert: &SealingCert, opts: &SealOptions) -> Result<SealedSecret, SealError> {
+pub fn seal_secret(
+    secret: &Secret,
+    cert: &SealingCert,
+    opts: &SealOptions,
+) -> Result<SealedSecret, SealError> {
     let (meta, scope) = resolve(secret, opts)?;
     let (name, namespace) = (meta.name().to_owned(), meta.namespace().to_owned());
     if secret.data.is_empty() && secret.string_data.is_empty() && !opts.allow_empty_data {
@@ -105,10 +116,16 @@ pub fn seal_secret(secret: &Secret, cert: &SealingCert, opts: &SealOptions) -> R
     let label = hybrid::label(scope, &namespace, &name);
     let mut encrypted = std::collections::BTreeMap::new();
     for (k, v) in &secret.data {
-        encrypted.insert(k.clone(), encode_b64(&hybrid::encrypt(cert.public(), v, &label)?));
+        encrypted.insert(
+            k.clone(),
+            encode_b64(&hybrid::encrypt(cert.public(), v, &label)?),
+        );
     }
     for (k, v) in &secret.string_data {
-        encrypted.insert(k.clone(), encode_b64(&hybrid::encrypt(cert.public(), v.as_bytes(), &label)?));
+        encrypted.insert(
+            k.clone(),
+            encode_b64(&hybrid::encrypt(cert.public(), v.as_bytes(), &label)?),
+        );
     }
     let mut top = Map::new();
     top.insert("name".into(), name.into());
@@ -135,8 +152,18 @@ pub fn seal_secret(secret: &Secret, cert: &SealingCert, opts: &SealOptions) -> R
 }
 
 /// `--raw`: seals one value and returns its base64.
-pub fn seal_raw(value: &[u8], cert: &SealingCert, scope: Scope, namespace: &str, name: &str) -> Result<String, SealError> {
-    Ok(encode_b64(&hybrid::encrypt(cert.public(), value, &hybrid::label(scope, namespace, name))?))
+pub fn seal_raw(
+    value: &[u8],
+    cert: &SealingCert,
+    scope: Scope,
+    namespace: &str,
+    name: &str,
+) -> Result<String, SealError> {
+    Ok(encode_b64(&hybrid::encrypt(
+        cert.public(),
+        value,
+        &hybrid::label(scope, namespace, name),
+    )?))
 }
 
 /// `--merge-into`: seals `secret` under the target's name/namespace and merges the items,
@@ -145,20 +172,33 @@ pub fn seal_raw(value: &[u8], cert: &SealingCert, scope: Scope, namespace: &str,
 /// Difference from kubeseal: when neither `--scope` (non-strict) nor the input names a scope,
 /// the target's own scope is used; upstream seals such items strict, and they then fail to
 /// decrypt inside a namespace-wide or cluster-wide target.
-pub fn merge_into(target: &mut SealedSecret, secret: &Secret, cert: &SealingCert, opts: &SealOptions) -> Result<(), SealError> {
+pub fn merge_into(
+    target: &mut SealedSecret,
+    secret: &Secret,
+    cert: &SealingCert,
+    opts: &SealOptions,
+) -> Result<(), SealError> {
     let mut secret = secret.clone();
     let mut opts = opts.clone();
-    if matches!(opts.scope, None | Some(Scope::Strict)) && secret.metadata.scope() == Scope::Strict {
+    if matches!(opts.scope, None | Some(Scope::Strict)) && secret.metadata.scope() == Scope::Strict
+    {
         opts.scope = Some(target.metadata.scope());
     }
-    secret.metadata.insert("name".into(), target.metadata.name().into());
+    secret
+        .metadata
+        .insert("name".into(), target.metadata.name().into());
     let ns = target.metadata.namespace().to_owned();
     if ns.is_empty() {
         secret.metadata.remove("namespace");
     } else {
         secret.metadata.insert("namespace".into(), ns.into());
     }
-    let opts = SealOptions { name: None, namespace: None, allow_empty_data: true, ..opts };
+    let opts = SealOptions {
+        name: None,
+        namespace: None,
+        allow_empty_data: true,
+        ..opts
+    };
     let sealed = seal_secret(&secret, cert, &opts)?;
     target.encrypted_data.extend(sealed.encrypted_data);
     for key in ["annotations", "labels"] {
@@ -170,7 +210,11 @@ pub fn merge_into(target: &mut SealedSecret, secret: &Secret, cert: &SealingCert
         }
     }
     if let Some(data) = sealed.template.data {
-        target.template.data.get_or_insert_with(Default::default).extend(data);
+        target
+            .template
+            .data
+            .get_or_insert_with(Default::default)
+            .extend(data);
     }
     Ok(())
 }
@@ -187,21 +231,42 @@ mod tests {
     #[test]
     fn name_namespace_and_scope_rules() {
         let s = secret(json!({"metadata": {"name": "a"}, "data": {"k": "dg=="}}));
-        assert_eq!(resolve(&s, &SealOptions::default()).unwrap_err(), SealError::MissingNamespace { name: "a".into() });
-        let o = SealOptions { default_namespace: Some("ctx".into()), ..Default::default() };
+        assert_eq!(
+            resolve(&s, &SealOptions::default()).unwrap_err(),
+            SealError::MissingNamespace { name: "a".into() }
+        );
+        let o = SealOptions {
+            default_namespace: Some("ctx".into()),
+            ..Default::default()
+        };
         assert_eq!(resolve(&s, &o).unwrap().0.namespace(), "ctx");
-        let o = SealOptions { scope: Some(Scope::ClusterWide), ..Default::default() };
+        let o = SealOptions {
+            scope: Some(Scope::ClusterWide),
+            ..Default::default()
+        };
         let (m, sc) = resolve(&s, &o).unwrap();
         assert_eq!((m.namespace(), sc), ("", Scope::ClusterWide));
         let s2 = secret(json!({"metadata": {"name": "a", "namespace": "x"}}));
-        let o = SealOptions { namespace: Some("y".into()), ..Default::default() };
-        assert!(matches!(resolve(&s2, &o), Err(SealError::NamespaceMismatch { .. })));
+        let o = SealOptions {
+            namespace: Some("y".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            resolve(&s2, &o),
+            Err(SealError::NamespaceMismatch { .. })
+        ));
         // --scope strict does not override an annotation on the input.
         let s3 = secret(json!({"metadata": {"name": "a", "namespace": "x",
             "annotations": {NAMESPACE_WIDE_ANNOTATION: "true"}}}));
-        let o = SealOptions { scope: Some(Scope::Strict), ..Default::default() };
+        let o = SealOptions {
+            scope: Some(Scope::Strict),
+            ..Default::default()
+        };
         assert_eq!(resolve(&s3, &o).unwrap().1, Scope::NamespaceWide);
-        let o = SealOptions { scope: Some(Scope::ClusterWide), ..Default::default() };
+        let o = SealOptions {
+            scope: Some(Scope::ClusterWide),
+            ..Default::default()
+        };
         let (m, sc) = resolve(&s3, &o).unwrap();
         assert_eq!(sc, Scope::ClusterWide);
         assert!(m.annotation(NAMESPACE_WIDE_ANNOTATION).is_none());
@@ -211,9 +276,15 @@ mod tests {
     #[test]
     fn merge_into_follows_the_target_scope() {
         let key = crate::keys::PrivateKey::generate(2048).unwrap();
-        let cert = key.self_signed_cert("", time::OffsetDateTime::now_utc(), time::Duration::days(1)).unwrap();
-        let base = secret(json!({"metadata": {"name": "t", "namespace": "ns"}, "stringData": {"a": "1"}}));
-        let cw = SealOptions { scope: Some(Scope::ClusterWide), ..Default::default() };
+        let cert = key
+            .self_signed_cert("", time::OffsetDateTime::now_utc(), time::Duration::days(1))
+            .unwrap();
+        let base =
+            secret(json!({"metadata": {"name": "t", "namespace": "ns"}, "stringData": {"a": "1"}}));
+        let cw = SealOptions {
+            scope: Some(Scope::ClusterWide),
+            ..Default::default()
+        };
         let mut target = seal_secret(&base, &cert, &cw).unwrap();
         let extra = secret(json!({"metadata": {"name": "x"}, "stringData": {"b": "2"}}));
         merge_into(&mut target, &extra, &cert, &SealOptions::default()).unwrap();

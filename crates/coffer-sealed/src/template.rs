@@ -84,7 +84,13 @@ pub fn render(tmpl: &str, data: &BTreeMap<String, String>) -> Result<String, Str
 }
 
 /// Executes items from `pos` until the end or an `else`/`end` (returned); writes only when `emit`.
-fn exec(items: &[Item<'_>], pos: &mut usize, data: &BTreeMap<String, String>, out: &mut String, emit: bool) -> Result<Option<&'static str>, String> {
+fn exec(
+    items: &[Item<'_>],
+    pos: &mut usize,
+    data: &BTreeMap<String, String>,
+    out: &mut String,
+    emit: bool,
+) -> Result<Option<&'static str>, String> {
     while let Some(item) = items.get(*pos) {
         *pos += 1;
         let action = match item {
@@ -104,7 +110,11 @@ fn exec(items: &[Item<'_>], pos: &mut usize, data: &BTreeMap<String, String>, ou
             "end" => return Ok(Some("end")),
             "else" if action == "else" => return Ok(Some("else")),
             "if" => {
-                let cond = if emit { eval_pipeline(action["if".len()..].trim(), data)?.truthy() } else { check(&action["if".len()..])? };
+                let cond = if emit {
+                    eval_pipeline(action["if".len()..].trim(), data)?.truthy()
+                } else {
+                    check(&action["if".len()..])?
+                };
                 let mut term = exec(items, pos, data, out, emit && cond)?;
                 if term == Some("else") {
                     term = exec(items, pos, data, out, emit && !cond)?;
@@ -130,8 +140,27 @@ fn exec(items: &[Item<'_>], pos: &mut usize, data: &BTreeMap<String, String>, ou
 
 /// Functions this engine knows (Go checks names at parse time, also in untaken branches).
 const FUNCTIONS: &[&str] = &[
-    "index", "toJson", "toString", "b64enc", "b64dec", "quote", "squote", "upper", "lower", "trim", "nospace", "trimPrefix",
-    "trimSuffix", "replace", "default", "print", "printf", "eq", "ne", "not", "empty",
+    "index",
+    "toJson",
+    "toString",
+    "b64enc",
+    "b64dec",
+    "quote",
+    "squote",
+    "upper",
+    "lower",
+    "trim",
+    "nospace",
+    "trimPrefix",
+    "trimSuffix",
+    "replace",
+    "default",
+    "print",
+    "printf",
+    "eq",
+    "ne",
+    "not",
+    "empty",
 ];
 
 /// Parse-time check of an action that is not executed; always returns false.
@@ -199,11 +228,15 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             toks.push(Tok::Lit(lit));
             i = j + 1;
         } else if c == '`' {
-            let j = (i + 1..chars.len()).find(|&j| chars[j] == '`').ok_or("unterminated raw string")?;
+            let j = (i + 1..chars.len())
+                .find(|&j| chars[j] == '`')
+                .ok_or("unterminated raw string")?;
             toks.push(Tok::Lit(chars[i + 1..j].iter().collect()));
             i = j + 1;
         } else {
-            let j = (i..chars.len()).find(|&j| chars[j].is_whitespace() || chars[j] == '|').unwrap_or(chars.len());
+            let j = (i..chars.len())
+                .find(|&j| chars[j].is_whitespace() || chars[j] == '|')
+                .unwrap_or(chars.len());
             let word: String = chars[i..j].iter().collect();
             if word == "." {
                 toks.push(Tok::Dot);
@@ -225,7 +258,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
 fn eval_pipeline(action: &str, data: &BTreeMap<String, String>) -> Result<Val, String> {
     let toks = tokenize(action)?;
     if let Some(Tok::Word(w)) = toks.first()
-        && matches!(w.as_str(), "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block")
+        && matches!(
+            w.as_str(),
+            "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block"
+        )
     {
         return Err(format!("unsupported template action {w:?}"));
     }
@@ -241,7 +277,11 @@ fn operand(t: &Tok, data: &BTreeMap<String, String>) -> Result<Val, String> {
         Tok::Dot => Val::Data,
         Tok::Field(f) => data.get(f).map_or(Val::Missing, |v| Val::Str(v.clone())),
         Tok::Lit(s) => Val::Str(s.clone()),
-        Tok::Word(w) => return Err(format!("function {w:?} used as an argument (use parentheses-free pipelines)")),
+        Tok::Word(w) => {
+            return Err(format!(
+                "function {w:?} used as an argument (use parentheses-free pipelines)"
+            ));
+        }
         Tok::Pipe => return Err("unexpected |".into()),
     })
 }
@@ -254,20 +294,36 @@ fn s(v: &Val) -> String {
     }
 }
 
-fn eval_command(cmd: &[Tok], piped: Option<Val>, data: &BTreeMap<String, String>) -> Result<Val, String> {
-    let Some(first) = cmd.first() else { return Err("empty command".into()) };
+fn eval_command(
+    cmd: &[Tok],
+    piped: Option<Val>,
+    data: &BTreeMap<String, String>,
+) -> Result<Val, String> {
+    let Some(first) = cmd.first() else {
+        return Err("empty command".into());
+    };
     let Tok::Word(func) = first else {
         if cmd.len() > 1 || piped.is_some() {
             return Err("cannot pass arguments to a non-function".into());
         }
         return operand(first, data);
     };
-    let mut args = cmd[1..].iter().map(|t| operand(t, data)).collect::<Result<Vec<_>, _>>()?;
+    let mut args = cmd[1..]
+        .iter()
+        .map(|t| operand(t, data))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(p) = piped {
         args.push(p);
     }
     let want = |n: usize| -> Result<(), String> {
-        if args.len() == n { Ok(()) } else { Err(format!("{func} expects {n} argument(s), got {}", args.len())) }
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "{func} expects {n} argument(s), got {}",
+                args.len()
+            ))
+        }
     };
     let out = match func.as_str() {
         "index" => {
@@ -275,7 +331,9 @@ fn eval_command(cmd: &[Tok], piped: Option<Val>, data: &BTreeMap<String, String>
             if !matches!(args[0], Val::Data) {
                 return Err("index is only supported on .".into());
             }
-            return Ok(data.get(&s(&args[1])).map_or(Val::Missing, |v| Val::Str(v.clone())));
+            return Ok(data
+                .get(&s(&args[1]))
+                .map_or(Val::Missing, |v| Val::Str(v.clone())));
         }
         "toJson" => {
             want(1)?;
@@ -283,8 +341,13 @@ fn eval_command(cmd: &[Tok], piped: Option<Val>, data: &BTreeMap<String, String>
                 return Ok(Val::Str("null".into()));
             }
             if matches!(args[0], Val::Data) {
-                let map = data.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-                return Ok(Val::Str(crate::emit::to_go_json_compact(&serde_json::Value::Object(map))));
+                let map = data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                return Ok(Val::Str(crate::emit::to_go_json_compact(
+                    &serde_json::Value::Object(map),
+                )));
             }
             let mut o = String::new();
             go_json_string(&mut o, &s(&args[0]));
@@ -353,7 +416,9 @@ fn eval_command(cmd: &[Tok], piped: Option<Val>, data: &BTreeMap<String, String>
         }
         "print" => args.iter().map(s).collect::<Vec<_>>().join(""),
         "printf" => {
-            let Some((fmt, rest)) = args.split_first() else { return Err("printf needs a format".into()) };
+            let Some((fmt, rest)) = args.split_first() else {
+                return Err("printf needs a format".into());
+            };
             printf(&s(fmt), rest)?
         }
         "eq" | "ne" => {
@@ -369,7 +434,9 @@ fn eval_command(cmd: &[Tok], piped: Option<Val>, data: &BTreeMap<String, String>
             want(1)?;
             return Ok(Val::Bool(!args[0].truthy()));
         }
-        "env" | "expandenv" | "getHostByName" => return Err(format!("function {func:?} is not available")),
+        "env" | "expandenv" | "getHostByName" => {
+            return Err(format!("function {func:?} is not available"));
+        }
         other => return Err(format!("function {other:?} not defined")),
     };
     Ok(Val::Str(out))
@@ -392,7 +459,12 @@ fn printf(fmt: &str, args: &[Val]) -> Result<String, String> {
                 Some(v) => out.push_str(&s(v)),
                 None => out.push_str(&format!("%!{verb}(MISSING)")),
             },
-            other => return Err(format!("printf verb %{} is not supported", other.map(String::from).unwrap_or_default())),
+            other => {
+                return Err(format!(
+                    "printf verb %{} is not supported",
+                    other.map(String::from).unwrap_or_default()
+                ));
+            }
         }
     }
     Ok(out)
@@ -403,42 +475,85 @@ mod tests {
     use super::*;
 
     fn data() -> BTreeMap<String, String> {
-        [("username", "admin"), ("password", "s3cr3t!pa$$"), ("my-key", "v\"<")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        [
+            ("username", "admin"),
+            ("password", "s3cr3t!pa$$"),
+            ("my-key", "v\"<"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
     }
 
     #[test]
     fn vector_template_renders() {
         let t = r#"{"user": "{{ .username }}", "password": {{ toJson .password }}}"#;
-        assert_eq!(render(t, &data()).unwrap(), r#"{"user": "admin", "password": "s3cr3t!pa$$"}"#);
+        assert_eq!(
+            render(t, &data()).unwrap(),
+            r#"{"user": "admin", "password": "s3cr3t!pa$$"}"#
+        );
     }
 
     #[test]
     fn if_else_printf_comparisons() {
         let d = data();
-        assert_eq!(render("{{ if .username }}yes{{ else }}no{{ end }}", &d).unwrap(), "yes");
-        assert_eq!(render("{{ if .nope }}yes{{ else }}no{{ end }}", &d).unwrap(), "no");
+        assert_eq!(
+            render("{{ if .username }}yes{{ else }}no{{ end }}", &d).unwrap(),
+            "yes"
+        );
+        assert_eq!(
+            render("{{ if .nope }}yes{{ else }}no{{ end }}", &d).unwrap(),
+            "no"
+        );
         assert_eq!(render("{{ if eq .username \"admin\" }}A{{ end }}-{{ if ne .username \"admin\" }}B{{ end }}", &d).unwrap(), "A-");
-        assert_eq!(render("{{ if not .nope }}{{ if .password }}n{{ end }}{{ end }}", &d).unwrap(), "n");
-        assert_eq!(render("{{ printf \"%s:%q %d%%\" .username .password 5 }}", &d).unwrap(), "admin:\"s3cr3t!pa$$\" 5%");
-        assert_eq!(render("a\n{{- if .username -}}\n  b\n{{- end -}}\n c", &d).unwrap(), "abc");
+        assert_eq!(
+            render(
+                "{{ if not .nope }}{{ if .password }}n{{ end }}{{ end }}",
+                &d
+            )
+            .unwrap(),
+            "n"
+        );
+        assert_eq!(
+            render("{{ printf \"%s:%q %d%%\" .username .password 5 }}", &d).unwrap(),
+            "admin:\"s3cr3t!pa$$\" 5%"
+        );
+        assert_eq!(
+            render("a\n{{- if .username -}}\n  b\n{{- end -}}\n c", &d).unwrap(),
+            "abc"
+        );
         // Functions in an untaken branch are not run, but unknown names fail as Go's parser does.
-        assert_eq!(render("{{ if .nope }}{{ b64dec .x }}{{ end }}ok", &d).unwrap(), "ok");
+        assert_eq!(
+            render("{{ if .nope }}{{ b64dec .x }}{{ end }}ok", &d).unwrap(),
+            "ok"
+        );
         assert!(render("{{ if .nope }}{{ env \"X\" }}{{ end }}ok", &d).is_err());
     }
 
     #[test]
     fn pipelines_index_trim_and_missing() {
         let d = data();
-        assert_eq!(render(r#"{{ index . "my-key" | toJson }}"#, &d).unwrap(), r#""v\"\u003c""#);
-        assert_eq!(render("a {{- .username | upper -}} b", &d).unwrap(), "aADMINb");
+        assert_eq!(
+            render(r#"{{ index . "my-key" | toJson }}"#, &d).unwrap(),
+            r#""v\"\u003c""#
+        );
+        assert_eq!(
+            render("a {{- .username | upper -}} b", &d).unwrap(),
+            "aADMINb"
+        );
         assert_eq!(render("{{ .nope }}", &d).unwrap(), "<no value>");
         assert_eq!(render("{{ .username | b64enc }}", &d).unwrap(), "YWRtaW4=");
         assert_eq!(render(r#"{{ default "x" .nope }}"#, &d).unwrap(), "x");
-        assert!(render("{{ range . }}x{{ end }}", &d).unwrap_err().contains("unsupported"));
-        assert!(render("{{ if .a }}x{{ else if .b }}y{{ end }}", &d).unwrap_err().contains("unsupported"));
+        assert!(
+            render("{{ range . }}x{{ end }}", &d)
+                .unwrap_err()
+                .contains("unsupported")
+        );
+        assert!(
+            render("{{ if .a }}x{{ else if .b }}y{{ end }}", &d)
+                .unwrap_err()
+                .contains("unsupported")
+        );
         assert!(render("{{ if .username }}x", &d).is_err());
         assert!(render("x{{ end }}", &d).is_err());
         assert!(render("{{ env \"HOME\" }}", &d).is_err());

@@ -13,7 +13,8 @@ use crate::model::{API_VERSION, KIND, MetaExt, SealedSecret, Secret, decode_b64}
 use crate::template;
 
 /// Template annotation that suppresses the owner reference.
-pub const SKIP_SET_OWNER_REFERENCES_ANNOTATION: &str = "sealedsecrets.bitnami.com/skip-set-owner-references";
+pub const SKIP_SET_OWNER_REFERENCES_ANNOTATION: &str =
+    "sealedsecrets.bitnami.com/skip-set-owner-references";
 
 /// Unsealing options.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +25,9 @@ pub struct UnsealOptions {
 
 impl Default for UnsealOptions {
     fn default() -> Self {
-        UnsealOptions { accept_v1_data: true }
+        UnsealOptions {
+            accept_v1_data: true,
+        }
     }
 }
 
@@ -34,8 +37,15 @@ pub fn hint_for(ss: &SealedSecret) -> String {
 }
 
 /// Unseals `ss` with the keys of `ring`.
-pub fn unseal(ss: &SealedSecret, ring: &KeyRing, opts: UnsealOptions) -> Result<Secret, UnsealError> {
-    let (namespace, name) = (ss.metadata.namespace().to_owned(), ss.metadata.name().to_owned());
+pub fn unseal(
+    ss: &SealedSecret,
+    ring: &KeyRing,
+    opts: UnsealOptions,
+) -> Result<Secret, UnsealError> {
+    let (namespace, name) = (
+        ss.metadata.namespace().to_owned(),
+        ss.metadata.name().to_owned(),
+    );
     let label = hybrid::label(ss.metadata.scope(), &namespace, &name);
     let hint = hint_for(ss);
     let mut secret = match &ss.data {
@@ -52,19 +62,35 @@ pub fn unseal(ss: &SealedSecret, ring: &KeyRing, opts: UnsealOptions) -> Result<
     };
     secret.metadata.insert("name".into(), name.clone().into());
     secret.metadata.insert("namespace".into(), namespace.into());
-    if ss.template.metadata.annotation(SKIP_SET_OWNER_REFERENCES_ANNOTATION) != Some("true") {
+    if ss
+        .template
+        .metadata
+        .annotation(SKIP_SET_OWNER_REFERENCES_ANNOTATION)
+        != Some("true")
+    {
         let mut owner = Map::new();
         owner.insert("apiVersion".into(), API_VERSION.into());
         owner.insert("kind".into(), KIND.into());
         owner.insert("name".into(), name.into());
-        owner.insert("uid".into(), ss.metadata.str_field("uid").unwrap_or("").into());
+        owner.insert(
+            "uid".into(),
+            ss.metadata.str_field("uid").unwrap_or("").into(),
+        );
         owner.insert("controller".into(), true.into());
-        secret.metadata.insert("ownerReferences".into(), Value::Array(vec![Value::Object(owner)]));
+        secret.metadata.insert(
+            "ownerReferences".into(),
+            Value::Array(vec![Value::Object(owner)]),
+        );
     }
     Ok(secret)
 }
 
-fn unseal_items(ss: &SealedSecret, ring: &KeyRing, label: &[u8], hint: &str) -> Result<Secret, UnsealError> {
+fn unseal_items(
+    ss: &SealedSecret,
+    ring: &KeyRing,
+    label: &[u8],
+    hint: &str,
+) -> Result<Secret, UnsealError> {
     let mut errors: Vec<String> = Vec::new();
     let mut push = |e: String| {
         if !errors.contains(&e) {
@@ -89,11 +115,16 @@ fn unseal_items(ss: &SealedSecret, ring: &KeyRing, label: &[u8], hint: &str) -> 
     }
     if let Some(templates) = &ss.template.data {
         // Go renders with map[string]string; invalid UTF-8 becomes U+FFFD only in JSON output.
-        let map: BTreeMap<String, String> =
-            data.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())).collect();
+        let map: BTreeMap<String, String> = data
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
         for (key, tmpl) in templates {
             let rendered =
-                template::render(tmpl, &map).map_err(|reason| UnsealError::Template { key: key.clone(), reason })?;
+                template::render(tmpl, &map).map_err(|reason| UnsealError::Template {
+                    key: key.clone(),
+                    reason,
+                })?;
             data.insert(key.clone(), Zeroizing::new(rendered.into_bytes()));
         }
     }
@@ -107,10 +138,16 @@ fn unseal_items(ss: &SealedSecret, ring: &KeyRing, label: &[u8], hint: &str) -> 
 }
 
 fn unseal_v1(b64: &str, ring: &KeyRing, label: &[u8], hint: &str) -> Result<Secret, UnsealError> {
-    let blob = decode_b64(b64)
-        .ok_or_else(|| FormatError::Base64 { what: "sealedsecret spec".into(), item: "data".into() })?;
-    let plain = ring.decrypt(&blob, label, hint).map_err(|e| UnsealError::Items(vec![e.to_string()]))?;
-    let v: Value = serde_json::from_slice(&plain)
-        .map_err(|_| FormatError::Parse { what: "sealedsecret spec.data".into(), reason: "not a json secret".into() })?;
+    let blob = decode_b64(b64).ok_or_else(|| FormatError::Base64 {
+        what: "sealedsecret spec".into(),
+        item: "data".into(),
+    })?;
+    let plain = ring
+        .decrypt(&blob, label, hint)
+        .map_err(|e| UnsealError::Items(vec![e.to_string()]))?;
+    let v: Value = serde_json::from_slice(&plain).map_err(|_| FormatError::Parse {
+        what: "sealedsecret spec.data".into(),
+        reason: "not a json secret".into(),
+    })?;
     Ok(Secret::from_value(&v)?)
 }

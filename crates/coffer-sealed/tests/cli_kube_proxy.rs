@@ -25,18 +25,32 @@ fn api_server(ns: &'static str, name: &'static str, port_name: &'static str) -> 
     let ring = ring();
     let handlers = Handlers::new(RateLimiter::new(100, 100));
     serve_fn(move |req: &TestRequest| {
-        let auth = req.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str());
+        let auth = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.as_str());
         if auth != Some("Bearer t0k") {
-            return (401, "application/json".into(), br#"{"kind":"Status","code":401}"#.to_vec());
+            return (
+                401,
+                "application/json".into(),
+                br#"{"kind":"Status","code":401}"#.to_vec(),
+            );
         }
         if req.method == "GET" && req.path == format!("/api/v1/namespaces/{ns}/services/{name}") {
-            let body = format!(r#"{{"kind":"Service","spec":{{"ports":[{{"name":"{port_name}","port":8080}}]}}}}"#);
+            let body = format!(
+                r#"{{"kind":"Service","spec":{{"ports":[{{"name":"{port_name}","port":8080}}]}}}}"#
+            );
             return (200, "application/json".into(), body.into_bytes());
         }
         let prefix = format!("/api/v1/namespaces/{ns}/services/http:{name}:{port_name}/proxy");
         match req.path.strip_prefix(&prefix) {
             Some(rest) => controller_answer(&ring, &handlers, req, rest),
-            None => (404, "application/json".into(), br#"{"kind":"Status","code":404,"message":"not found"}"#.to_vec()),
+            None => (
+                404,
+                "application/json".into(),
+                br#"{"kind":"Status","code":404,"message":"not found"}"#.to_vec(),
+            ),
         }
     })
 }
@@ -65,8 +79,15 @@ fn fetch_cert_seal_and_validate_through_the_service_proxy() {
     assert!(sealed.contains("  namespace: apps\n"));
     let (code, _, err) = run_cli(&["--validate", "--kubeconfig", &kc], &[], sealed.as_bytes());
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run_cli(&["--validate", "--kubeconfig", &kc], &[], sealed.replace("name: s\n", "name: t\n").as_bytes());
-    assert_eq!((code, err.as_str()), (1, "error: unable to decrypt sealed secret: t\n"));
+    let (code, _, err) = run_cli(
+        &["--validate", "--kubeconfig", &kc],
+        &[],
+        sealed.replace("name: s\n", "name: t\n").as_bytes(),
+    );
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "error: unable to decrypt sealed secret: t\n")
+    );
 }
 
 #[test]
@@ -76,19 +97,34 @@ fn controller_name_namespace_flags_and_helm_hint() {
     let kc = kubeconfig(dir.path(), &server);
     let (code, _, err) = run_cli(&["--fetch-cert", "--kubeconfig", &kc], &[], b"");
     assert_eq!(code, 1);
-    assert!(err.contains("cannot get service kube-system/sealed-secrets-controller (http 404)") && err.contains("\"sealed-secrets\""), "{err}");
-    let env = [("SEALED_SECRETS_CONTROLLER_NAMESPACE", "sealed"), ("SEALED_SECRETS_CONTROLLER_NAME", "sealed-secrets")];
+    assert!(
+        err.contains("cannot get service kube-system/sealed-secrets-controller (http 404)")
+            && err.contains("\"sealed-secrets\""),
+        "{err}"
+    );
+    let env = [
+        ("SEALED_SECRETS_CONTROLLER_NAMESPACE", "sealed"),
+        ("SEALED_SECRETS_CONTROLLER_NAME", "sealed-secrets"),
+    ];
     let (code, pem, err) = run_cli(&["--fetch-cert", "--kubeconfig", &kc], &env, b"");
     assert_eq!(code, 0, "{err}");
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     // A wrong token is refused by the API server and reported.
-    let (code, _, err) = run_cli(&["--fetch-cert", "--kubeconfig", &kc, "--token", "bad"], &env, b"");
+    let (code, _, err) = run_cli(
+        &["--fetch-cert", "--kubeconfig", &kc, "--token", "bad"],
+        &env,
+        b"",
+    );
     assert_eq!(code, 1);
     assert!(err.contains("http 401"), "{err}");
     // exec plugins are not run.
     let exec = dir.path().join("exec");
     std::fs::write(&exec, format!("current-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: \"{server}\"}}\nusers:\n- name: u\n  user:\n    exec: {{command: aws}}\n")).unwrap();
-    let (code, _, err) = run_cli(&["--fetch-cert", "--kubeconfig", exec.to_str().unwrap()], &[], b"");
+    let (code, _, err) = run_cli(
+        &["--fetch-cert", "--kubeconfig", exec.to_str().unwrap()],
+        &[],
+        b"",
+    );
     assert_eq!(code, 1);
     assert!(err.contains("exec/auth-provider plugin"), "{err}");
 }

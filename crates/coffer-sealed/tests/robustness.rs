@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 use coffer_sealed::controller::http::{Handlers, Request};
 use coffer_sealed::unseal::{UnsealOptions, unseal};
-use coffer_sealed::{KeyRing, PrivateKey, SealedSecret, Secret, UnsealError, codec, hybrid, model, template};
+use coffer_sealed::{
+    KeyRing, PrivateKey, SealedSecret, Secret, UnsealError, codec, hybrid, model, template,
+};
 use proptest::prelude::*;
 
 fn key() -> &'static PrivateKey {
@@ -74,25 +76,94 @@ fn deprecated_v1_data_is_read_by_the_controller_only() {
     let doc = serde_json::json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
         "metadata": {"name": "old", "namespace": "ns"}, "spec": {"data": model::encode_b64(&blob), "encryptedData": {}}});
     let ss = SealedSecret::from_value(&doc, true).unwrap();
-    let s = unseal(&ss, &ring, UnsealOptions { accept_v1_data: true }).unwrap();
+    let s = unseal(
+        &ss,
+        &ring,
+        UnsealOptions {
+            accept_v1_data: true,
+        },
+    )
+    .unwrap();
     assert_eq!(&s.data["k"][..], b"v1");
-    assert_eq!(unseal(&ss, &ring, UnsealOptions { accept_v1_data: false }).unwrap_err(), UnsealError::DeprecatedData);
+    assert_eq!(
+        unseal(
+            &ss,
+            &ring,
+            UnsealOptions {
+                accept_v1_data: false
+            }
+        )
+        .unwrap_err(),
+        UnsealError::DeprecatedData
+    );
     let mut both = ss.clone();
     both.encrypted_data.insert("x".into(), "QQ==".into());
-    assert_eq!(unseal(&both, &ring, UnsealOptions::default()).unwrap_err(), UnsealError::BothData("old".into()));
+    assert_eq!(
+        unseal(&both, &ring, UnsealOptions::default()).unwrap_err(),
+        UnsealError::BothData("old".into())
+    );
 }
 
 #[test]
 fn yaml_tricky_strings_round_trip() {
     let tricky = [
-        "- a", "? x", ": y", "#c", "a: b", "'q", "\"", " lead", "trail ", "null", "~", "1e3", "0x1F", "tab\there", "\u{85}", "é",
-        "a\nb", "\n", "", "- ", "@x", "`x", "%x", "---", "...", "a #b", "key:", "0o17", ".5", "+1", "1_000", "\u{2028}", "\r",
-        "line\n\n", " \n", "x\r\ny", "-", "?", ":", "yes", "Off", "=", "<<", "[a]", "{a}", "!tag", "&a", "*a", "|", ">", "a\u{0}b",
+        "- a",
+        "? x",
+        ": y",
+        "#c",
+        "a: b",
+        "'q",
+        "\"",
+        " lead",
+        "trail ",
+        "null",
+        "~",
+        "1e3",
+        "0x1F",
+        "tab\there",
+        "\u{85}",
+        "é",
+        "a\nb",
+        "\n",
+        "",
+        "- ",
+        "@x",
+        "`x",
+        "%x",
+        "---",
+        "...",
+        "a #b",
+        "key:",
+        "0o17",
+        ".5",
+        "+1",
+        "1_000",
+        "\u{2028}",
+        "\r",
+        "line\n\n",
+        " \n",
+        "x\r\ny",
+        "-",
+        "?",
+        ":",
+        "yes",
+        "Off",
+        "=",
+        "<<",
+        "[a]",
+        "{a}",
+        "!tag",
+        "&a",
+        "*a",
+        "|",
+        ">",
+        "a\u{0}b",
     ];
     for s in tricky {
         let v = serde_json::json!({"k": s, s: 1});
         let text = codec::render(&v, codec::OutputFormat::Yaml);
-        let back = codec::parse_documents(text.as_bytes(), "rt").unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
+        let back = codec::parse_documents(text.as_bytes(), "rt")
+            .unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
         assert_eq!(back[0], v, "{s:?}:\n{text}");
     }
 }

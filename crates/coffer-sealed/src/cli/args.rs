@@ -165,13 +165,17 @@ pub fn with_env(mut args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -
         args.iter().skip(1).filter_map(|a| a.to_str()).any(|a| {
             a == long
                 || a.starts_with(&format!("{long}="))
-                || short_of(flag).is_some_and(|s| a == s || (a.starts_with(s) && !a.starts_with("--")))
+                || short_of(flag)
+                    .is_some_and(|s| a == s || (a.starts_with(s) && !a.starts_with("--")))
                 || (flag == "re-encrypt" && (a == "--rotate" || a.starts_with("--rotate=")))
         })
     };
     let mut extra = Vec::new();
     for flag in ENV_FLAGS {
-        let var = format!("SEALED_SECRETS_{}", flag.replace('-', "_").to_ascii_uppercase());
+        let var = format!(
+            "SEALED_SECRETS_{}",
+            flag.replace('-', "_").to_ascii_uppercase()
+        );
         if let Some(v) = env(&var)
             && !given(flag)
         {
@@ -191,7 +195,10 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Args {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         Args::try_parse_from(with_env(args.iter().map(OsString::from).collect(), &lookup)).unwrap()
     }
@@ -199,17 +206,44 @@ mod tests {
     #[test]
     fn defaults() {
         let a = parse(&["kubeseal"], &[]);
-        assert_eq!((a.controller_name.as_str(), a.controller_namespace.as_str()), ("sealed-secrets-controller", "kube-system"));
-        assert_eq!((a.format.as_str(), a.scope.as_str(), a.raw), ("json", "strict", false));
+        assert_eq!(
+            (a.controller_name.as_str(), a.controller_namespace.as_str()),
+            ("sealed-secrets-controller", "kube-system")
+        );
+        assert_eq!(
+            (a.format.as_str(), a.scope.as_str(), a.raw),
+            ("json", "strict", false)
+        );
     }
 
     #[test]
     fn env_mirror_and_command_line_wins() {
-        let a = parse(&["kubeseal", "-n", "cli"], &[("SEALED_SECRETS_NAMESPACE", "env"), ("SEALED_SECRETS_CERT", "c.pem"), ("SEALED_SECRETS_RAW", "true")]);
-        assert_eq!((a.namespace.as_str(), a.cert.as_str(), a.raw), ("cli", "c.pem", true));
-        let a = parse(&["kubeseal", "--rotate"], &[("SEALED_SECRETS_RE_ENCRYPT", "false")]);
+        let a = parse(
+            &["kubeseal", "-n", "cli"],
+            &[
+                ("SEALED_SECRETS_NAMESPACE", "env"),
+                ("SEALED_SECRETS_CERT", "c.pem"),
+                ("SEALED_SECRETS_RAW", "true"),
+            ],
+        );
+        assert_eq!(
+            (a.namespace.as_str(), a.cert.as_str(), a.raw),
+            ("cli", "c.pem", true)
+        );
+        let a = parse(
+            &["kubeseal", "--rotate"],
+            &[("SEALED_SECRETS_RE_ENCRYPT", "false")],
+        );
         assert!(a.re_encrypt);
-        let a = parse(&["kubeseal", "--recovery-private-key", "a,b", "--recovery-private-key=c"], &[]);
+        let a = parse(
+            &[
+                "kubeseal",
+                "--recovery-private-key",
+                "a,b",
+                "--recovery-private-key=c",
+            ],
+            &[],
+        );
         assert_eq!(a.recovery_private_key, vec!["a", "b", "c"]);
     }
 }

@@ -13,7 +13,11 @@ use super::runtime::{Config, run_controller};
 
 /// Upstream controller flags.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "controller", about = "Sealed-secrets compatible controller (coffer)", args_override_self = true)]
+#[command(
+    name = "controller",
+    about = "Sealed-secrets compatible controller (coffer)",
+    args_override_self = true
+)]
 pub struct ControllerArgs {
     /// Prefix of the key Secrets' generateName.
     #[arg(long, default_value = keys::DEFAULT_KEY_PREFIX)]
@@ -91,8 +95,15 @@ fn with_env(mut args: Vec<OsString>) -> Vec<OsString> {
     for a in cmd.get_arguments() {
         let Some(long) = a.get_long() else { continue };
         let flag = format!("--{long}");
-        let given = args.iter().skip(1).filter_map(|x| x.to_str()).any(|x| x == flag || x.starts_with(&format!("{flag}=")));
-        let var = format!("SEALED_SECRETS_{}", long.replace('-', "_").to_ascii_uppercase());
+        let given = args
+            .iter()
+            .skip(1)
+            .filter_map(|x| x.to_str())
+            .any(|x| x == flag || x.starts_with(&format!("{flag}=")));
+        let var = format!(
+            "SEALED_SECRETS_{}",
+            long.replace('-', "_").to_ascii_uppercase()
+        );
         if !given && let Ok(v) = std::env::var(&var) {
             extra.push(OsString::from(format!("{flag}={v}")));
         }
@@ -104,18 +115,31 @@ fn with_env(mut args: Vec<OsString>) -> Vec<OsString> {
 }
 
 fn addr(s: &str) -> Result<SocketAddr, String> {
-    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_owned() };
-    full.parse().map_err(|_| format!("invalid listen address {s:?} (use :8080 or HOST:PORT)"))
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_owned()
+    };
+    full.parse()
+        .map_err(|_| format!("invalid listen address {s:?} (use :8080 or HOST:PORT)"))
 }
 
 /// Turns the flags into a runtime [`Config`].
 pub fn config(a: &ControllerArgs) -> Result<Config, String> {
     keys::validate_prefix(&a.key_prefix)?;
-    let extra: Vec<String> = a.additional_namespaces.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let extra: Vec<String> = a
+        .additional_namespaces
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     let namespaces = if a.all_namespaces && extra.is_empty() {
         None
     } else {
-        let own = super::runtime::key_namespace((!a.key_namespace.is_empty()).then_some(a.key_namespace.as_str()));
+        let own = super::runtime::key_namespace(
+            (!a.key_namespace.is_empty()).then_some(a.key_namespace.as_str()),
+        );
         let mut list = vec![own];
         for n in extra {
             if !list.contains(&n) {
@@ -135,10 +159,21 @@ pub fn config(a: &ControllerArgs) -> Result<Config, String> {
             annotations: keys::parse_kv_list(&a.privatekey_annotations)?,
         },
         renew_period: keys::parse_go_duration(&a.key_renew_period)?,
-        cutoff: if a.key_cutoff_time.is_empty() { None } else { Some(keys::parse_cutoff(&a.key_cutoff_time)?) },
-        order_priority: KeyOrderPriority::parse(&a.key_order_priority)
-            .ok_or_else(|| format!("invalid --key-order-priority {:?}: use CertNotBefore or SecretCreationTimestamp", a.key_order_priority))?,
-        reconcile: ReconcileOptions { update_status: a.update_status, accept_v1_data: a.accept_deprecated_v1_data },
+        cutoff: if a.key_cutoff_time.is_empty() {
+            None
+        } else {
+            Some(keys::parse_cutoff(&a.key_cutoff_time)?)
+        },
+        order_priority: KeyOrderPriority::parse(&a.key_order_priority).ok_or_else(|| {
+            format!(
+                "invalid --key-order-priority {:?}: use CertNotBefore or SecretCreationTimestamp",
+                a.key_order_priority
+            )
+        })?,
+        reconcile: ReconcileOptions {
+            update_status: a.update_status,
+            accept_v1_data: a.accept_deprecated_v1_data,
+        },
         listen_addr: addr(&a.listen_addr)?,
         listen_metrics_addr: addr(&a.listen_metrics_addr)?,
         rate_limit: (a.rate_limit, a.rate_limit_burst),
@@ -167,7 +202,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start runtime: {e}");
@@ -189,19 +227,44 @@ mod tests {
 
     #[test]
     fn flags_to_config() {
-        let a = ControllerArgs::try_parse_from(["controller", "--key-renew-period=0", "--listen-addr", "127.0.0.1:9000", "--privatekey-labels", "a=b"]).unwrap();
+        let a = ControllerArgs::try_parse_from([
+            "controller",
+            "--key-renew-period=0",
+            "--listen-addr",
+            "127.0.0.1:9000",
+            "--privatekey-labels",
+            "a=b",
+        ])
+        .unwrap();
         let c = config(&a).unwrap();
         assert!(c.renew_period.is_zero());
         assert_eq!(c.listen_addr.to_string(), "127.0.0.1:9000");
         assert_eq!(c.listen_metrics_addr.to_string(), "0.0.0.0:8081");
         assert_eq!(c.key_gen.labels, vec![("a".to_owned(), "b".to_owned())]);
-        let a = ControllerArgs::try_parse_from(["controller", "--key-namespace", "sys", "--additional-namespaces", "a, b,sys"]).unwrap();
-        assert_eq!(config(&a).unwrap().namespaces, Some(vec!["sys".to_owned(), "a".to_owned(), "b".to_owned()]));
-        let a = ControllerArgs::try_parse_from(["controller", "--key-namespace", "sys", "--all-namespaces=false"]).unwrap();
+        let a = ControllerArgs::try_parse_from([
+            "controller",
+            "--key-namespace",
+            "sys",
+            "--additional-namespaces",
+            "a, b,sys",
+        ])
+        .unwrap();
+        assert_eq!(
+            config(&a).unwrap().namespaces,
+            Some(vec!["sys".to_owned(), "a".to_owned(), "b".to_owned()])
+        );
+        let a = ControllerArgs::try_parse_from([
+            "controller",
+            "--key-namespace",
+            "sys",
+            "--all-namespaces=false",
+        ])
+        .unwrap();
         assert_eq!(config(&a).unwrap().namespaces, Some(vec!["sys".to_owned()]));
         let a = ControllerArgs::try_parse_from(["controller"]).unwrap();
         assert_eq!(config(&a).unwrap().namespaces, None);
-        let a = ControllerArgs::try_parse_from(["controller", "--key-order-priority", "x"]).unwrap();
+        let a =
+            ControllerArgs::try_parse_from(["controller", "--key-order-priority", "x"]).unwrap();
         assert!(config(&a).unwrap_err().contains("--key-order-priority"));
     }
 }

@@ -45,7 +45,11 @@ impl Response {
         if !body.ends_with('\n') {
             body.push('\n');
         }
-        Response { status, content_type: "text/plain; charset=utf-8", body: body.into_bytes() }
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into_bytes(),
+        }
     }
 }
 
@@ -60,17 +64,24 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `--rate-limit` / `--rate-limit-burst` (upstream defaults 2 and 2).
     pub fn new(per_second: u32, burst: u32) -> RateLimiter {
-        RateLimiter { per_second: f64::from(per_second.max(1)), burst: f64::from(burst.max(1)), buckets: Mutex::default() }
+        RateLimiter {
+            per_second: f64::from(per_second.max(1)),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::default(),
+        }
     }
 
     /// Takes one token for `key` at `now`; false when limited.
     pub fn allow(&self, key: &str, now: Instant) -> bool {
-        let Ok(mut buckets) = self.buckets.lock() else { return false };
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return false;
+        };
         if buckets.len() > 10_000 {
             buckets.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
         }
         let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
-        *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * self.per_second)
+            .min(self.burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -89,7 +100,9 @@ pub struct Handlers {
 
 impl Default for Handlers {
     fn default() -> Self {
-        Handlers { limiter: RateLimiter::new(2, 2) }
+        Handlers {
+            limiter: RateLimiter::new(2, 2),
+        }
     }
 }
 
@@ -112,7 +125,9 @@ impl Handlers {
                 verify(ring, req.body)
             }
             ("POST", "/v1/rotate") => rotate(ring, req.body),
-            (_, "/v1/cert.pem" | "/v1/verify" | "/v1/rotate") => Response::text(405, "method not allowed"),
+            (_, "/v1/cert.pem" | "/v1/verify" | "/v1/rotate") => {
+                Response::text(405, "method not allowed")
+            }
             _ => Response::text(404, "404 page not found"),
         }
     }
@@ -121,14 +136,21 @@ impl Handlers {
 /// `GET /v1/cert.pem`: the newest certificate.
 pub fn cert_pem(ring: &KeyRing) -> Response {
     match ring.latest().and_then(|k| k.cert.as_ref()) {
-        Some(cert) => Response { status: 200, content_type: "application/x-pem-file", body: cert.pem().as_bytes().to_vec() },
+        Some(cert) => Response {
+            status: 200,
+            content_type: "application/x-pem-file",
+            body: cert.pem().as_bytes().to_vec(),
+        },
         None => Response::text(500, "cannot get certificate"),
     }
 }
 
 fn one_sealed_secret(body: &[u8]) -> Result<SealedSecret, Response> {
-    let docs = codec::parse_documents(body, "request body").map_err(|e| Response::text(500, e.to_string()))?;
-    let [doc]: [Value; 1] = docs.try_into().map_err(|_| Response::text(500, "expected exactly one sealedsecret"))?;
+    let docs = codec::parse_documents(body, "request body")
+        .map_err(|e| Response::text(500, e.to_string()))?;
+    let [doc]: [Value; 1] = docs
+        .try_into()
+        .map_err(|_| Response::text(500, "expected exactly one sealedsecret"))?;
     SealedSecret::from_value(&doc, true).map_err(|e| Response::text(500, e.to_string()))
 }
 
@@ -170,9 +192,17 @@ pub fn rotate(ring: &KeyRing, body: &[u8]) -> Response {
         annos.insert(a.into(), "true".into());
     }
     crate::model::drop_empty_maps(&mut secret.metadata);
-    let opts = SealOptions { scope: Some(scope), allow_empty_data: true, ..Default::default() };
+    let opts = SealOptions {
+        scope: Some(scope),
+        allow_empty_data: true,
+        ..Default::default()
+    };
     match seal::seal_secret(&secret, &cert, &opts) {
-        Ok(fresh) => Response { status: 200, content_type: "application/json", body: emit::to_go_json(&fresh.to_value()).into_bytes() },
+        Ok(fresh) => Response {
+            status: 200,
+            content_type: "application/json",
+            body: emit::to_go_json(&fresh.to_value()).into_bytes(),
+        },
         Err(e) => Response::text(500, format!("error re-sealing secret: {e}")),
     }
 }
@@ -196,14 +226,39 @@ mod tests {
     fn routes_without_keys() {
         let h = Handlers::default();
         let ring = KeyRing::new();
-        let req = |method, path, body: &'static [u8]| Request { method, path, forwarded_for: None, body };
+        let req = |method, path, body: &'static [u8]| Request {
+            method,
+            path,
+            forwarded_for: None,
+            body,
+        };
         let now = Instant::now();
-        assert_eq!(h.handle(&ring, req("GET", "/healthz", b""), now), Response::text(200, "ok"));
-        assert_eq!(h.handle(&ring, req("GET", "/v1/cert.pem", b""), now).status, 500);
-        assert_eq!(h.handle(&ring, req("GET", "/v1/verify", b""), now).status, 405);
+        assert_eq!(
+            h.handle(&ring, req("GET", "/healthz", b""), now),
+            Response::text(200, "ok")
+        );
+        assert_eq!(
+            h.handle(&ring, req("GET", "/v1/cert.pem", b""), now).status,
+            500
+        );
+        assert_eq!(
+            h.handle(&ring, req("GET", "/v1/verify", b""), now).status,
+            405
+        );
         assert_eq!(h.handle(&ring, req("GET", "/nope", b""), now).status, 404);
-        assert_eq!(h.handle(&ring, req("POST", "/v1/verify", b"{}\n{}"), now).status, 500);
-        assert_eq!(h.handle(&ring, req("POST", "/v1/verify", b"kind: Secret"), now).status, 500);
-        assert_eq!(h.handle(&ring, req("POST", "/v1/verify", b"x"), now).status, 429);
+        assert_eq!(
+            h.handle(&ring, req("POST", "/v1/verify", b"{}\n{}"), now)
+                .status,
+            500
+        );
+        assert_eq!(
+            h.handle(&ring, req("POST", "/v1/verify", b"kind: Secret"), now)
+                .status,
+            500
+        );
+        assert_eq!(
+            h.handle(&ring, req("POST", "/v1/verify", b"x"), now).status,
+            429
+        );
     }
 }

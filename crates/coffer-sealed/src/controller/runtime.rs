@@ -23,8 +23,8 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use super::http::{Handlers, RateLimiter, Request};
-use super::metrics::Metrics;
 use super::keys::{self, KeyGenConfig, KeyOrderPriority};
+use super::metrics::Metrics;
 use super::reconcile::{self, EventType, ReconcileOptions, SecretAction};
 use crate::keyring::{KeyRing, RingKey};
 
@@ -179,18 +179,38 @@ pub struct Context {
 
 impl Context {
     /// A context with default retry settings.
-    pub fn new(client: Client, keys: Arc<KeyStore>, recorder: Recorder, options: ReconcileOptions, metrics: Arc<Metrics>) -> Context {
-        Context { client, keys, recorder, options, metrics, failures: Default::default(), max_retries: 5 }
+    pub fn new(
+        client: Client,
+        keys: Arc<KeyStore>,
+        recorder: Recorder,
+        options: ReconcileOptions,
+        metrics: Arc<Metrics>,
+    ) -> Context {
+        Context {
+            client,
+            keys,
+            recorder,
+            options,
+            metrics,
+            failures: Default::default(),
+            max_retries: 5,
+        }
     }
 
     /// The error policy: back off exponentially (1 s, 2 s, 4 s, … up to 5 min) and give up after
     /// `max_retries` consecutive failures until the object changes again.
     pub fn on_error(&self, key: &str) -> Action {
-        let Ok(mut f) = self.failures.lock() else { return Action::requeue(Duration::from_secs(60)) };
+        let Ok(mut f) = self.failures.lock() else {
+            return Action::requeue(Duration::from_secs(60));
+        };
         let n = f.entry(key.to_owned()).or_default();
         *n += 1;
         if *n > self.max_retries {
-            tracing::warn!(object = key, retries = self.max_retries, "giving up until the object changes");
+            tracing::warn!(
+                object = key,
+                retries = self.max_retries,
+                "giving up until the object changes"
+            );
             f.remove(key);
             return Action::await_change();
         }
@@ -205,7 +225,10 @@ impl Context {
 }
 
 fn convert<T: serde::de::DeserializeOwned>(v: Value, what: &'static str) -> Result<T, RunError> {
-    serde_json::from_value(v).map_err(|e| RunError::Convert { what, reason: e.to_string() })
+    serde_json::from_value(v).map_err(|e| RunError::Convert {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 fn now_rfc3339() -> String {
@@ -220,15 +243,27 @@ fn now_rfc3339() -> String {
 pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result<Action, RunError> {
     let ns = obj.metadata.namespace.clone().unwrap_or_default();
     let name = obj.metadata.name.clone().unwrap_or_default();
-    let sealed = serde_json::to_value(obj).map_err(|e| RunError::Convert { what: "sealedsecret", reason: e.to_string() })?;
+    let sealed = serde_json::to_value(obj).map_err(|e| RunError::Convert {
+        what: "sealedsecret",
+        reason: e.to_string(),
+    })?;
     let secrets: Api<K8sSecret> = Api::namespaced(ctx.client.clone(), &ns);
     let existing = match secrets.get_opt(&name).await? {
-        Some(s) => Some(serde_json::to_value(&s).map_err(|e| RunError::Convert { what: "secret", reason: e.to_string() })?),
+        Some(s) => Some(serde_json::to_value(&s).map_err(|e| RunError::Convert {
+            what: "secret",
+            reason: e.to_string(),
+        })?),
         None => None,
     };
     let ring = ctx.keys.get();
     ctx.metrics.unseal_request();
-    let decision = reconcile::reconcile(&sealed, existing.as_ref(), &ring, ctx.options, &now_rfc3339());
+    let decision = reconcile::reconcile(
+        &sealed,
+        existing.as_ref(),
+        &ring,
+        ctx.options,
+        &now_rfc3339(),
+    );
     if let Some(reason) = decision.error_reason {
         ctx.metrics.unseal_error(reason, &ns);
     }
@@ -236,22 +271,60 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
     let mut retry = decision.retry;
     let applied = match &decision.action {
         SecretAction::None => Ok(()),
-        SecretAction::Create(v) => secrets.create(&PostParams::default(), &convert::<K8sSecret>(v.clone(), "secret")?).await.map(|_| ()),
-        SecretAction::Update(v) => secrets.replace(&name, &PostParams::default(), &convert::<K8sSecret>(v.clone(), "secret")?).await.map(|_| ()),
+        SecretAction::Create(v) => secrets
+            .create(
+                &PostParams::default(),
+                &convert::<K8sSecret>(v.clone(), "secret")?,
+            )
+            .await
+            .map(|_| ()),
+        SecretAction::Update(v) => secrets
+            .replace(
+                &name,
+                &PostParams::default(),
+                &convert::<K8sSecret>(v.clone(), "secret")?,
+            )
+            .await
+            .map(|_| ()),
     };
     let mut status = decision.status.clone();
     if let Err(e) = applied {
         let msg = e.to_string();
-        event = reconcile::Event { type_: EventType::Warning, reason: "ErrUpdateFailed", message: msg.clone() };
+        event = reconcile::Event {
+            type_: EventType::Warning,
+            reason: "ErrUpdateFailed",
+            message: msg.clone(),
+        };
         let generation = obj.metadata.generation.unwrap_or(0);
-        status = reconcile::next_status(obj.rest.get("status"), generation, false, &msg, &now_rfc3339());
+        status = reconcile::next_status(
+            obj.rest.get("status"),
+            generation,
+            false,
+            &msg,
+            &now_rfc3339(),
+        );
         retry = true;
         ctx.metrics.unseal_error("update", &ns);
     }
-    let instance = obj.metadata.labels.as_ref().and_then(|l| l.get("app.kubernetes.io/instance")).cloned().unwrap_or_default();
-    ctx.metrics.condition(&ns, &name, Some(event.type_ == EventType::Normal), &instance);
+    let instance = obj
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/instance"))
+        .cloned()
+        .unwrap_or_default();
+    ctx.metrics.condition(
+        &ns,
+        &name,
+        Some(event.type_ == EventType::Normal),
+        &instance,
+    );
     let kube_event = KubeEvent {
-        type_: if event.type_ == EventType::Normal { KubeEventType::Normal } else { KubeEventType::Warning },
+        type_: if event.type_ == EventType::Normal {
+            KubeEventType::Normal
+        } else {
+            KubeEventType::Warning
+        },
         reason: event.reason.into(),
         note: Some(event.message.chars().take(1000).collect()),
         action: "Unseal".into(),
@@ -260,13 +333,21 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
     // The controller also wakes up for our own status writes; only publish when something
     // happened, so a synced object does not collect an `Unsealed` event per status change.
     let noteworthy = !matches!(decision.action, SecretAction::None) || status.is_some() || retry;
-    if noteworthy && let Err(e) = ctx.recorder.publish(&kube_event, &obj.object_ref(&())).await {
+    if noteworthy
+        && let Err(e) = ctx
+            .recorder
+            .publish(&kube_event, &obj.object_ref(&()))
+            .await
+    {
         tracing::warn!(namespace = %ns, name = %name, error = %e, "cannot publish event");
     }
     if let Some(st) = status {
         let api: Api<SealedSecretObject> = Api::namespaced(ctx.client.clone(), &ns);
         let patch = serde_json::json!({"status": st});
-        if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        if let Err(e) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             ctx.metrics.unseal_error("status", &ns);
             tracing::warn!(namespace = %ns, name = %name, error = %e, "cannot update status");
         }
@@ -297,11 +378,26 @@ pub fn key_namespace(explicit: Option<&str>) -> String {
 
 /// Lists key Secrets and loads them; creates a new key when there is none or the newest is
 /// older than the cutoff.
-pub async fn load_or_create_keys(client: &Client, ns: &str, cfg: &Config) -> Result<KeyRing, RunError> {
+pub async fn load_or_create_keys(
+    client: &Client,
+    ns: &str,
+    cfg: &Config,
+) -> Result<KeyRing, RunError> {
     let api: Api<K8sSecret> = Api::namespaced(client.clone(), ns);
     let list = api.list(&ListParams::default()).await?;
-    let mut values: Vec<Value> = list.items.iter().filter_map(|s| serde_json::to_value(s).ok()).collect();
-    values.sort_by(|a, b| a.pointer("/metadata/creationTimestamp").map(Value::to_string).cmp(&b.pointer("/metadata/creationTimestamp").map(Value::to_string)));
+    let mut values: Vec<Value> = list
+        .items
+        .iter()
+        .filter_map(|s| serde_json::to_value(s).ok())
+        .collect();
+    values.sort_by(|a, b| {
+        a.pointer("/metadata/creationTimestamp")
+            .map(Value::to_string)
+            .cmp(
+                &b.pointer("/metadata/creationTimestamp")
+                    .map(Value::to_string),
+            )
+    });
     let (mut ring, errors) = keys::load_ring(&values, &cfg.key_gen.prefix, cfg.order_priority);
     for e in errors {
         tracing::warn!(error = %e, "skipping unusable key secret");
@@ -315,35 +411,81 @@ pub async fn load_or_create_keys(client: &Client, ns: &str, cfg: &Config) -> Res
 async fn create_key(client: &Client, ns: &str, cfg: &Config) -> Result<RingKey, RunError> {
     let api: Api<K8sSecret> = Api::namespaced(client.clone(), ns);
     let (key, secret) = keys::generate_key_secret(&cfg.key_gen, ns, OffsetDateTime::now_utc())?;
-    let created = api.create(&PostParams::default(), &convert::<K8sSecret>(secret, "key secret")?).await?;
+    let created = api
+        .create(
+            &PostParams::default(),
+            &convert::<K8sSecret>(secret, "key secret")?,
+        )
+        .await?;
     if let Some(cert) = &key.cert {
-        tracing::info!(secret = created.metadata.name.as_deref().unwrap_or(""), "new sealing key; certificate:\n{}", cert.pem());
+        tracing::info!(
+            secret = created.metadata.name.as_deref().unwrap_or(""),
+            "new sealing key; certificate:\n{}",
+            cert.pem()
+        );
     }
     Ok(key)
 }
 
-async fn serve_http(addr: SocketAddr, store: Arc<KeyStore>, handlers: Arc<Handlers>, metrics: Arc<Metrics>) -> Result<(), RunError> {
+async fn serve_http(
+    addr: SocketAddr,
+    store: Arc<KeyStore>,
+    handlers: Arc<Handlers>,
+    metrics: Arc<Metrics>,
+) -> Result<(), RunError> {
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
         let (store, handlers, metrics) = (store.clone(), handlers.clone(), metrics.clone());
         async move {
             let (parts, body) = req.into_parts();
-            let body = axum::body::to_bytes(body, 2 << 20).await.unwrap_or_default();
-            let xff = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            let body = axum::body::to_bytes(body, 2 << 20)
+                .await
+                .unwrap_or_default();
+            let xff = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok());
             let started = std::time::Instant::now();
             let ring = store.get();
-            let req = Request { method: parts.method.as_str(), path: parts.uri.path(), forwarded_for: xff, body: &body };
+            let req = Request {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                forwarded_for: xff,
+                body: &body,
+            };
             let resp = handlers.handle(&ring, req, std::time::Instant::now());
             // Only the API routes, as upstream (unknown paths must not grow the label set).
-            if matches!(parts.uri.path(), "/v1/cert.pem" | "/v1/verify" | "/v1/rotate") {
+            if matches!(
+                parts.uri.path(),
+                "/v1/cert.pem" | "/v1/verify" | "/v1/rotate"
+            ) {
                 metrics.http_request(parts.uri.path(), resp.status, parts.method.as_str());
-                metrics.http_duration(parts.uri.path(), parts.method.as_str(), started.elapsed().as_secs_f64());
+                metrics.http_duration(
+                    parts.uri.path(),
+                    parts.method.as_str(),
+                    started.elapsed().as_secs_f64(),
+                );
             }
-            let status = axum::http::StatusCode::from_u16(resp.status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-            (status, [(axum::http::header::CONTENT_TYPE, resp.content_type)], resp.body)
+            let status = axum::http::StatusCode::from_u16(resp.status)
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, resp.content_type)],
+                resp.body,
+            )
         }
     });
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })?;
-    axum::serve(listener, app).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| RunError::Listen {
+            addr,
+            reason: e.to_string(),
+        })?;
+    axum::serve(listener, app)
+        .await
+        .map_err(|e| RunError::Listen {
+            addr,
+            reason: e.to_string(),
+        })
 }
 
 async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(), RunError> {
@@ -351,21 +493,42 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(), Ru
         "/metrics",
         axum::routing::get(move || {
             let metrics = metrics.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render()) }
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    metrics.render(),
+                )
+            }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })?;
-    axum::serve(listener, app).await.map_err(|e| RunError::Listen { addr, reason: e.to_string() })
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| RunError::Listen {
+            addr,
+            reason: e.to_string(),
+        })?;
+    axum::serve(listener, app)
+        .await
+        .map_err(|e| RunError::Listen {
+            addr,
+            reason: e.to_string(),
+        })
 }
 
 async fn watch_key_secrets(client: Client, ns: String, cfg: Config, store: Arc<KeyStore>) {
     use kube::runtime::WatchStreamExt;
     let api: Api<K8sSecret> = Api::namespaced(client, &ns);
-    let wc = watcher::Config::default().labels(&format!("{}={}", keys::KEY_LABEL, keys::KEY_ACTIVE));
+    let wc =
+        watcher::Config::default().labels(&format!("{}={}", keys::KEY_LABEL, keys::KEY_ACTIVE));
     let mut stream = std::pin::pin!(watcher(api, wc).default_backoff().applied_objects());
     while let Some(item) = stream.next().await {
         let Ok(secret) = item else { continue };
-        let Ok(value) = serde_json::to_value(&secret) else { continue };
+        let Ok(value) = serde_json::to_value(&secret) else {
+            continue;
+        };
         match keys::parse_key_secret(&value, cfg.order_priority) {
             Ok(k) => store.add(k),
             Err(e) => tracing::warn!(error = %e, "skipping unusable key secret"),
@@ -374,7 +537,8 @@ async fn watch_key_secrets(client: Client, ns: String, cfg: Config, store: Arc<K
 }
 
 async fn renew_loop(client: Client, ns: String, cfg: Config, store: Arc<KeyStore>) {
-    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    let mut usr1 =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
     loop {
         let wait = keys::next_renewal(&store.get(), cfg.renew_period, OffsetDateTime::now_utc());
         let timer = async {
@@ -409,17 +573,41 @@ async fn renew_loop(client: Client, ns: String, cfg: Config, store: Arc<KeyStore
 pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
     let client = Client::try_default().await?;
     let ns = key_namespace(cfg.key_namespace.as_deref());
-    let store = Arc::new(KeyStore::new(load_or_create_keys(&client, &ns, &cfg).await?));
-    let handlers = Arc::new(Handlers::new(RateLimiter::new(cfg.rate_limit.0, cfg.rate_limit.1)));
+    let store = Arc::new(KeyStore::new(
+        load_or_create_keys(&client, &ns, &cfg).await?,
+    ));
+    let handlers = Arc::new(Handlers::new(RateLimiter::new(
+        cfg.rate_limit.0,
+        cfg.rate_limit.1,
+    )));
     let metrics = Arc::new(Metrics::default());
-    let http = tokio::spawn(serve_http(cfg.listen_addr, store.clone(), handlers, metrics.clone()));
+    let http = tokio::spawn(serve_http(
+        cfg.listen_addr,
+        store.clone(),
+        handlers,
+        metrics.clone(),
+    ));
     let metrics_http = tokio::spawn(serve_metrics(cfg.listen_metrics_addr, metrics.clone()));
     tokio::spawn(renew_loop(client.clone(), ns, cfg.clone(), store.clone()));
-    let reporter = Reporter { controller: "sealed-secrets".into(), instance: std::env::var("HOSTNAME").ok() };
+    let reporter = Reporter {
+        controller: "sealed-secrets".into(),
+        instance: std::env::var("HOSTNAME").ok(),
+    };
     if cfg.watch_for_secrets {
-        tokio::spawn(watch_key_secrets(client.clone(), key_namespace(cfg.key_namespace.as_deref()), cfg.clone(), store.clone()));
+        tokio::spawn(watch_key_secrets(
+            client.clone(),
+            key_namespace(cfg.key_namespace.as_deref()),
+            cfg.clone(),
+            store.clone(),
+        ));
     }
-    let mut ctx = Context::new(client.clone(), store, Recorder::new(client.clone(), reporter), cfg.reconcile, metrics);
+    let mut ctx = Context::new(
+        client.clone(),
+        store,
+        Recorder::new(client.clone(), reporter),
+        cfg.reconcile,
+        metrics,
+    );
     ctx.max_retries = cfg.max_unseal_retries;
     let ctx = Arc::new(ctx);
     let mut wc = watcher::Config::default();
@@ -435,7 +623,10 @@ pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
         let (client, ctx, wc, skip) = (client.clone(), ctx.clone(), wc.clone(), cfg.skip_recreate);
         async move {
             let (sealed, secrets): (Api<SealedSecretObject>, Api<K8sSecret>) = match &scope {
-                Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client, ns)),
+                Some(ns) => (
+                    Api::namespaced(client.clone(), ns),
+                    Api::namespaced(client, ns),
+                ),
                 None => (Api::all(client.clone()), Api::all(client)),
             };
             let mut controller = Controller::new(sealed, wc.clone());
@@ -447,7 +638,11 @@ pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
                 .run(
                     |obj, ctx: Arc<Context>| async move { reconcile_object(&obj, &ctx).await },
                     |obj, err, ctx| {
-                        let key = format!("{}/{}", obj.metadata.namespace.as_deref().unwrap_or(""), obj.metadata.name.as_deref().unwrap_or(""));
+                        let key = format!(
+                            "{}/{}",
+                            obj.metadata.namespace.as_deref().unwrap_or(""),
+                            obj.metadata.name.as_deref().unwrap_or("")
+                        );
                         tracing::warn!(object = %key, error = %err, "reconcile failed");
                         ctx.on_error(&key)
                     },
