@@ -5,6 +5,7 @@
 pub mod age;
 pub mod pgp;
 pub mod shamir;
+pub mod ssh;
 pub mod vault;
 
 use zeroize::Zeroizing;
@@ -170,7 +171,7 @@ impl MasterKey {
 
 /// Environment for key operations: loaded age identities, decryption order.
 pub struct KeyContext {
-    identities: Option<Vec<::age::x25519::Identity>>,
+    identities: Option<age::Identities>,
     pub decryption_order: Vec<String>,
     /// GnuPG home for PGP keys (default: gpg's own, i.e. `GNUPGHOME`).
     pub gnupg_home: Option<std::path::PathBuf>,
@@ -198,12 +199,24 @@ impl KeyContext {
 
     /// Uses these identities instead of the environment's.
     pub fn with_identities(mut self, ids: Vec<::age::x25519::Identity>) -> Self {
-        self.identities = Some(ids);
+        self.identities = Some(age::Identities {
+            x25519: ids,
+            ssh: Vec::new(),
+        });
         self
     }
 
-    fn age_identities(&mut self) -> &[::age::x25519::Identity] {
-        self.identities.get_or_insert_with(age::load_identities)
+    /// Adds SSH identities (the environment's are then not loaded).
+    pub fn with_ssh_identities(mut self, ids: Vec<ssh::Identity>) -> Self {
+        self.identities.get_or_insert_with(Default::default).ssh = ids;
+        self
+    }
+
+    fn age_identities(&mut self) -> &age::Identities {
+        self.identities.get_or_insert_with(|| age::Identities {
+            x25519: age::load_identities(),
+            ssh: age::load_ssh_identities(),
+        })
     }
 
     fn ordered<'a>(&self, g: &'a KeyGroup) -> Vec<&'a MasterKey> {

@@ -2,7 +2,7 @@
 """Independent SOPS decryptor written from the spec (not from coffer's code).
 
 Usage: sops_check.py FORMAT FILE   (FORMAT: yaml, json, dotenv, ini, binary)
-Identities: SOPS_AGE_KEY_FILE. Decrypts the data key (age via pyrage, Shamir
+Identities: SOPS_AGE_KEY_FILE, SOPS_AGE_SSH_PRIVATE_KEY_FILE (ssh-ed25519). Decrypts the data key (age via pyrage, Shamir
 for several key groups), every value with AES-256-GCM (cryptography, 32-byte
 IV, AAD = path), checks every encrypted YAML comment, recomputes the MAC and
 compares it with the stored one. Prints {"documents": [...]} (comments
@@ -125,6 +125,10 @@ def data_key(meta):
             line = line.strip()
             if line.startswith("AGE-SECRET-KEY-"):
                 ids.append(pyrage.x25519.Identity.from_str(line))
+    ssh_key = os.environ.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+    if ssh_key:
+        with open(ssh_key, "rb") as f:
+            ids.append(pyrage.ssh.Identity.from_buffer(f.read()))
     parts = []
     for g in groups_of(meta):
         for entry in g.get("age") or []:

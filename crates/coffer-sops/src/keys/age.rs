@@ -10,10 +10,16 @@ use age::x25519;
 use zeroize::Zeroizing;
 
 /// Encrypts `secret` to an `age1…` recipient, armored (64-column lines).
+/// `age1…` X25519 and `ssh-ed25519 …` recipients are supported.
 pub fn encrypt(recipient: &str, secret: &[u8]) -> Result<String, String> {
-    let r = x25519::Recipient::from_str(recipient.trim()).map_err(|_| {
+    let recipient = recipient.trim();
+    if recipient.starts_with("ssh-ed25519 ") {
+        let r = super::ssh::Recipient::parse(recipient)?;
+        return armor(&r, secret).map_err(|e| format!("age encryption to {recipient} failed: {e}"));
+    }
+    let r = x25519::Recipient::from_str(recipient).map_err(|_| {
         if recipient.starts_with("ssh-") {
-            format!("age recipient {recipient:?}: SSH recipients are not supported by coffer (use an age1… key)")
+            format!("age recipient {recipient:?}: only ssh-ed25519 SSH keys are supported")
         } else {
             format!("invalid age recipient {recipient:?}")
         }
@@ -22,15 +28,51 @@ pub fn encrypt(recipient: &str, secret: &[u8]) -> Result<String, String> {
         .map_err(|e| format!("age encryption to {recipient} failed: {e}"))
 }
 
+fn armor(r: &dyn age::Recipient, secret: &[u8]) -> Result<String, String> {
+    use age::armor::{ArmoredWriter, Format};
+    use std::io::Write;
+    let enc = age::Encryptor::with_recipients(std::iter::once(r)).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut w = enc
+        .wrap_output(
+            ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+    w.write_all(secret).map_err(|e| e.to_string())?;
+    w.finish()
+        .and_then(|a| a.finish())
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|_| "age armor is not text".into())
+}
+
+/// Every identity available for decryption.
+#[derive(Default)]
+pub struct Identities {
+    pub x25519: Vec<x25519::Identity>,
+    pub ssh: Vec<super::ssh::Identity>,
+}
+
+impl Identities {
+    pub fn is_empty(&self) -> bool {
+        self.x25519.is_empty() && self.ssh.is_empty()
+    }
+}
+
 /// Decrypts an armored `enc` block with any of the identities.
-pub fn decrypt(enc: &str, identities: &[x25519::Identity]) -> Result<Zeroizing<Vec<u8>>, String> {
+pub fn decrypt(enc: &str, identities: &Identities) -> Result<Zeroizing<Vec<u8>>, String> {
     if identities.is_empty() {
         return Err("no age identity found (set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or use ~/.config/sops/age/keys.txt)".into());
     }
     let d = age::Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()))
         .map_err(|e| format!("malformed age data: {e}"))?;
     let mut r = d
-        .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
+        .decrypt(
+            identities
+                .x25519
+                .iter()
+                .map(|i| i as &dyn age::Identity)
+                .chain(identities.ssh.iter().map(|i| i as &dyn age::Identity)),
+        )
         .map_err(|e| format!("no matching age identity: {e}"))?;
     let mut out = Zeroizing::new(Vec::new());
     r.read_to_end(&mut out)
@@ -79,6 +121,20 @@ pub fn load_identities() -> Vec<x25519::Identity> {
     ids
 }
 
+/// SSH identities: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519`
+/// (unencrypted OpenSSH Ed25519 keys only).
+pub fn load_ssh_identities() -> Vec<super::ssh::Identity> {
+    let path = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".ssh/id_ed25519"))
+        });
+    path.and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| super::ssh::Identity::from_openssh(&Zeroizing::new(t)))
+        .into_iter()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,12 +147,21 @@ mod tests {
         assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
         assert!(enc.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
         let ids = parse_identities(&format!("# comment\n{}\n", id.to_string().expose_secret()));
+        let ids = Identities {
+            x25519: ids,
+            ssh: Vec::new(),
+        };
         assert_eq!(&decrypt(&enc, &ids).unwrap()[..], &[7u8; 32]);
-        assert!(decrypt(&enc, &[x25519::Identity::generate()]).is_err());
+        let other = Identities {
+            x25519: vec![x25519::Identity::generate()],
+            ssh: Vec::new(),
+        };
+        assert!(decrypt(&enc, &other).is_err());
+        assert!(encrypt("ssh-ed25519 AAAA", b"x").is_err());
         assert!(
-            encrypt("ssh-ed25519 AAAA", b"x")
+            encrypt("ssh-rsa AAAA", b"x")
                 .unwrap_err()
-                .contains("SSH")
+                .contains("ssh-ed25519")
         );
     }
 }
