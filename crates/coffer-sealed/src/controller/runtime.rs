@@ -257,13 +257,13 @@ pub async fn reconcile_object(obj: &SealedSecretObject, ctx: &Context) -> Result
     };
     let ring = ctx.keys.get();
     ctx.metrics.unseal_request();
-    let decision = reconcile::reconcile(
-        &sealed,
-        existing.as_ref(),
-        &ring,
-        ctx.options,
-        &now_rfc3339(),
-    );
+    // RSA private operations cost milliseconds each; keep them off the async workers.
+    let options = ctx.options;
+    let decision = tokio::task::spawn_blocking(move || {
+        reconcile::reconcile(&sealed, existing.as_ref(), &ring, options, &now_rfc3339())
+    })
+    .await
+    .map_err(|e| RunError::Retry(format!("unseal task failed: {e}")))?;
     if let Some(reason) = decision.error_reason {
         ctx.metrics.unseal_error(reason, &ns);
     }
