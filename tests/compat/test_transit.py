@@ -298,6 +298,11 @@ def test_hmac_and_verify(servers):
     assert tag == "vault:v1:" + b64(pyhmac.new(key, data, hashlib.sha256).digest())
     s, j = call(c, "POST", "transit/hmac/hk/sha2-512", {"input": b64(data)})
     assert len(unb64(j["data"]["hmac"].split(":")[2])) == 64
+    for alg, fn in (("sha3-256", hashlib.sha3_256), ("sha3-512", hashlib.sha3_512), ("sha1", hashlib.sha1), ("sha2-224", hashlib.sha224)):
+        s, j = call(c, "POST", f"transit/hmac/hk/{alg}", {"input": b64(data)})
+        assert j["data"]["hmac"] == "vault:v1:" + b64(pyhmac.new(key, data, fn).digest()), alg
+        body = {"input": b64(data), "hmac": j["data"]["hmac"]}
+        assert call(c, "POST", f"transit/verify/hk/{alg}", body)[1]["data"]["valid"] is True
     assert call(c, "POST", "transit/verify/hk", {"input": b64(data), "hmac": tag})[1]["data"]["valid"] is True
     assert call(c, "POST", "transit/verify/hk", {"input": b64(b"other"), "hmac": tag})[1]["data"]["valid"] is False
     s, j = call(c, "POST", "transit/hmac/hk", {"batch_input": [{"input": b64(b"a")}, {"input": "!"}]})
@@ -310,6 +315,9 @@ def test_hash_and_random(servers):
     assert cj["data"]["sum"] == hashlib.sha256(b"hello world").hexdigest()
     same(servers, "POST", "transit/hash/sha2-512", {"input": b64(b"x"), "format": "base64"}, status=200)
     same(servers, "POST", "transit/hash/md5", {"input": b64(b"x")}, status=400)
+    same(servers, "POST", "transit/hash/sha1", {"input": b64(b"abc")}, status=400)
+    for alg in ("sha3-256", "sha3-384", "sha3-512", "sha2-224"):
+        same(servers, "POST", f"transit/hash/{alg}", {"input": b64(b"abc")}, status=200)
     c, _ = servers
     s, j = call(c, "POST", "transit/random/16", {"format": "hex"})
     assert s == 200 and len(j["data"]["random_bytes"]) == 32
@@ -665,7 +673,8 @@ def test_exported_signing_key_imported_into_openbao(servers, ktype):
     msg = b64(b"signed on one side, verified on the other")
     variants = [{}]
     if ktype.startswith("ecdsa"):
-        variants += [{"marshaling_algorithm": "jws"}, {"hash_algorithm": "sha2-512"}, {"hash_algorithm": "sha2-224"}]
+        variants += [{"marshaling_algorithm": "jws"}, {"hash_algorithm": "sha2-512"}, {"hash_algorithm": "sha2-224"},
+                     {"hash_algorithm": "sha3-256"}, {"hash_algorithm": "sha1"}, {"hash_algorithm": "sha3-512", "marshaling_algorithm": "jws"}]
     if ktype.startswith("rsa"):
         variants += [{"signature_algorithm": "pkcs1v15"}, {"hash_algorithm": "sha2-384"}, {"salt_length": "hash"}]
     for extra in variants:

@@ -121,22 +121,30 @@ impl KeyType {
 /// Hash algorithms for hmac, sign/verify and hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlg {
+    Sha1,
     Sha224,
     Sha256,
     Sha384,
     Sha512,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
 }
 
 impl HashAlg {
     /// Parses OpenBao's spelling; `Err(true)` for names OpenBao knows but
-    /// coffer does not implement (sha1, sha3-*, none).
+    /// coffer does not implement (`sha3-224`, `none`).
     pub fn parse(s: &str) -> Result<HashAlg, bool> {
         match s {
+            "sha1" => Ok(HashAlg::Sha1),
             "sha2-224" => Ok(HashAlg::Sha224),
             "sha2-256" => Ok(HashAlg::Sha256),
             "sha2-384" => Ok(HashAlg::Sha384),
             "sha2-512" => Ok(HashAlg::Sha512),
-            "sha1" | "sha3-224" | "sha3-256" | "sha3-384" | "sha3-512" | "none" => Err(true),
+            "sha3-256" => Ok(HashAlg::Sha3_256),
+            "sha3-384" => Ok(HashAlg::Sha3_384),
+            "sha3-512" => Ok(HashAlg::Sha3_512),
+            "sha3-224" | "none" => Err(true),
             _ => Err(false),
         }
     }
@@ -144,21 +152,61 @@ impl HashAlg {
     pub fn digest_alg(self) -> &'static aws_lc_rs::digest::Algorithm {
         use aws_lc_rs::digest;
         match self {
+            HashAlg::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
             HashAlg::Sha224 => &digest::SHA224,
             HashAlg::Sha256 => &digest::SHA256,
             HashAlg::Sha384 => &digest::SHA384,
             HashAlg::Sha512 => &digest::SHA512,
+            HashAlg::Sha3_256 => &digest::SHA3_256,
+            HashAlg::Sha3_384 => &digest::SHA3_384,
+            HashAlg::Sha3_512 => &digest::SHA3_512,
         }
     }
 
-    pub fn hmac_alg(self) -> aws_lc_rs::hmac::Algorithm {
-        use aws_lc_rs::hmac;
-        match self {
-            HashAlg::Sha224 => hmac::HMAC_SHA224,
-            HashAlg::Sha256 => hmac::HMAC_SHA256,
-            HashAlg::Sha384 => hmac::HMAC_SHA384,
-            HashAlg::Sha512 => hmac::HMAC_SHA512,
+    /// HMAC of `data` under `key` (RFC 2104 over this hash).
+    pub fn mac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        use aws_lc_rs::{digest, hmac};
+        let native = match self {
+            HashAlg::Sha1 => Some(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY),
+            HashAlg::Sha224 => Some(hmac::HMAC_SHA224),
+            HashAlg::Sha256 => Some(hmac::HMAC_SHA256),
+            HashAlg::Sha384 => Some(hmac::HMAC_SHA384),
+            HashAlg::Sha512 => Some(hmac::HMAC_SHA512),
+            _ => None,
+        };
+        if let Some(alg) = native {
+            return hmac::sign(&hmac::Key::new(alg, key), data)
+                .as_ref()
+                .to_vec();
         }
+        // SHA-3: aws-lc-rs has the digests but no HMAC; build it from them.
+        let alg = self.digest_alg();
+        let block = alg.block_len();
+        let mut k = zeroize::Zeroizing::new(vec![0u8; block]);
+        if key.len() > block {
+            let d = digest::digest(alg, key);
+            k[..d.as_ref().len()].copy_from_slice(d.as_ref());
+        } else {
+            k[..key.len()].copy_from_slice(key);
+        }
+        let pad = |byte: u8| -> zeroize::Zeroizing<Vec<u8>> {
+            zeroize::Zeroizing::new(k.iter().map(|b| b ^ byte).collect())
+        };
+        let mut inner = digest::Context::new(alg);
+        inner.update(&pad(0x36));
+        inner.update(data);
+        let inner = inner.finish();
+        let mut outer = digest::Context::new(alg);
+        outer.update(&pad(0x5c));
+        outer.update(inner.as_ref());
+        outer.finish().as_ref().to_vec()
+    }
+
+    /// Constant-time check of an HMAC.
+    pub fn mac_verify(self, key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+        let actual = self.mac(key, data);
+        actual.len() == expected.len()
+            && subtle::ConstantTimeEq::ct_eq(actual.as_slice(), expected).into()
     }
 
     pub fn digest(self, input: &[u8]) -> Vec<u8> {
@@ -175,6 +223,29 @@ impl HashAlg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_sha3_matches_the_rfc2104_construction() {
+        // NIST's HMAC-SHA3-256 example (key 0x00..0x1f, "Sample message for keylen<blocklen").
+        let key: Vec<u8> = (0u8..32).collect();
+        let mac = HashAlg::Sha3_256.mac(&key, b"Sample message for keylen<blocklen");
+        assert_eq!(
+            hex::encode(mac),
+            "4fe8e202c4f058e8dddc23d8c34e467343e23555e24fc2f025d598f558f67205"
+        );
+        let long_key = vec![7u8; 300];
+        assert_eq!(HashAlg::Sha256.mac(&long_key, b"x").len(), 32);
+        assert!(HashAlg::Sha3_512.mac_verify(
+            &long_key,
+            b"x",
+            &HashAlg::Sha3_512.mac(&long_key, b"x")
+        ));
+        assert!(!HashAlg::Sha3_512.mac_verify(
+            &long_key,
+            b"y",
+            &HashAlg::Sha3_512.mac(&long_key, b"x")
+        ));
+    }
 
     #[test]
     fn names_round_trip() {

@@ -421,8 +421,11 @@ pub fn hash(req: &Request, url_alg: &str) -> Result<Response> {
         .into_iter()
         .find(|s| !s.is_empty())
         .unwrap_or("sha2-256");
-    let alg =
-        HashAlg::parse(alg_name).map_err(|_| bad(format!("unsupported algorithm {alg_name}")))?;
+    // OpenBao's hash endpoint offers the SHA-2 and SHA-3 families, not sha1.
+    let alg = HashAlg::parse(alg_name)
+        .ok()
+        .filter(|a| *a != HashAlg::Sha1)
+        .ok_or_else(|| bad(format!("unsupported algorithm {alg_name}")))?;
     let sum = alg.digest(&input);
     let sum = if format == "hex" {
         hex::encode(sum)

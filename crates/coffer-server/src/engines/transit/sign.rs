@@ -62,6 +62,12 @@ static V_PSS384_MAX: RsaParameters =
 static V_PSS512_MAX: RsaParameters =
     signature::RSA_PSS_2048_8192_SHA512.with_pss_salt_length(RsaPssSaltLength::Max);
 
+fn rsa_hash_unsupported(h: HashAlg) -> coffer_core::logical::Error {
+    bad(format!(
+        "hash algorithm {h:?} is not supported for RSA keys by coffer; use sha2-256, sha2-384 or sha2-512"
+    ))
+}
+
 fn rsa_sign_encoding(h: HashAlg, alg: SigAlg, salt: Salt) -> Result<&'static dyn RsaEncoding> {
     static S256: RsaSignatureEncoding = PSS256_MAX;
     static S384: RsaSignatureEncoding = PSS384_MAX;
@@ -76,9 +82,7 @@ fn rsa_sign_encoding(h: HashAlg, alg: SigAlg, salt: Salt) -> Result<&'static dyn
         (SigAlg::Pss, HashAlg::Sha256, _) => &S256,
         (SigAlg::Pss, HashAlg::Sha384, _) => &S384,
         (SigAlg::Pss, HashAlg::Sha512, _) => &S512,
-        (_, HashAlg::Sha224, _) => {
-            return Err(bad("hash algorithm sha2-224 is not supported for RSA keys"));
-        }
+        (_, other, _) => return Err(rsa_hash_unsupported(other)),
     })
 }
 
@@ -92,9 +96,7 @@ fn rsa_verify_params(h: HashAlg, alg: SigAlg, salt: Salt) -> Result<Vec<&'static
                 HashAlg::Sha256 => (&V_PSS256_MAX, &signature::RSA_PSS_2048_8192_SHA256),
                 HashAlg::Sha384 => (&V_PSS384_MAX, &signature::RSA_PSS_2048_8192_SHA384),
                 HashAlg::Sha512 => (&V_PSS512_MAX, &signature::RSA_PSS_2048_8192_SHA512),
-                HashAlg::Sha224 => {
-                    return Err(bad("hash algorithm sha2-224 is not supported for RSA keys"));
-                }
+                other => return Err(rsa_hash_unsupported(other)),
             };
             match salt {
                 Salt::Auto => vec![max, digest],
@@ -102,9 +104,7 @@ fn rsa_verify_params(h: HashAlg, alg: SigAlg, salt: Salt) -> Result<Vec<&'static
                 Salt::Hash => vec![digest],
             }
         }
-        (_, HashAlg::Sha224) => {
-            return Err(bad("hash algorithm sha2-224 is not supported for RSA keys"));
-        }
+        (_, other) => return Err(rsa_hash_unsupported(other)),
     })
 }
 

@@ -1,7 +1,6 @@
 //! Handlers for hmac, sign and verify (signatures and HMACs). Batch answers
 //! keep OpenBao's shapes: per-item `error` and `reference`, HTTP 200.
 
-use aws_lc_rs::hmac as mac;
 use coffer_core::fields::parse;
 use coffer_core::logical::{Object, Request, Response, Result};
 use coffer_core::paths::Captures;
@@ -97,18 +96,16 @@ pub async fn hmac(t: &Transit, view: &View, req: &Request, caps: &Captures) -> R
         }
         v => u32::try_from(v).unwrap_or(u32::MAX),
     };
-    let key = mac::Key::new(
-        hmac_hash(caps.get("urlalgorithm"), &f)?.hmac_alg(),
-        hmac_key(&p, ver)?,
-    );
+    let hash = hmac_hash(caps.get("urlalgorithm"), &f)?;
+    let key = hmac_key(&p, ver)?;
     let (items, is_batch) = items(&f, req)?;
     let mut results = Vec::with_capacity(items.len());
     let mut errors = Vec::with_capacity(items.len());
     for item in &items {
         match input_of(item, "missing input for HMAC") {
             Ok(input) => {
-                let tag = mac::sign(&key, &input);
-                let out = format!("vault:v{ver}:{}", codec::encode(tag.as_ref()));
+                let tag = hash.mac(key, &input);
+                let out = format!("vault:v{ver}:{}", codec::encode(&tag));
                 results.push(json!({"hmac": out, "reference": item.reference}));
                 errors.push(None);
             }
@@ -192,11 +189,8 @@ fn verify_hmac(
     let (ver, payload) = parse_tagged(value, "hmac").map_err(|e| e.to_string())?;
     let ver = tagged_version(p, ver, "hmac").map_err(|e| e.to_string())?;
     let expected = codec::decode(payload).map_err(|_| "invalid base64 hmac value".to_owned())?;
-    let key = mac::Key::new(
-        hash.hmac_alg(),
-        &p.version(ver).map_err(|e| e.to_string())?.hmac_key,
-    );
-    Ok(mac::verify(&key, &input, &expected).is_ok())
+    let key = &p.version(ver).map_err(|e| e.to_string())?.hmac_key;
+    Ok(hash.mac_verify(key, &input, &expected))
 }
 
 fn verify_sig(
