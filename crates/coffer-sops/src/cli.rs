@@ -101,15 +101,19 @@ struct Global {
     /// Path to the .sops.yaml config
     #[arg(long, global = true, env = "SOPS_CONFIG")]
     config: Option<PathBuf>,
+    /// Input format: yaml, json, dotenv, ini, binary (default: from the file suffix)
     #[arg(long, global = true)]
     input_type: Option<String>,
+    /// Output format (default: the input format)
     #[arg(long, global = true)]
     output_type: Option<String>,
     /// Use this name to pick the format and creation rule (stdin input)
     #[arg(long, global = true)]
     filename_override: Option<PathBuf>,
+    /// Indentation of YAML/JSON output
     #[arg(long, global = true)]
     indent: Option<usize>,
+    /// Decrypt even if the MAC does not match
     #[arg(long, global = true)]
     ignore_mac: bool,
     #[arg(
@@ -119,8 +123,10 @@ struct Global {
         default_value = "age,pgp"
     )]
     decryption_order: String,
+    /// Write the result back to the file
     #[arg(short = 'i', long, global = true)]
     in_place: bool,
+    /// Write the result to this file
     #[arg(long, global = true)]
     output: Option<PathBuf>,
     /// Extract one value: '["a"]["b"]'
@@ -135,26 +141,33 @@ struct Global {
     /// Vault transit URIs, comma separated
     #[arg(long, global = true, env = "SOPS_VAULT_URIS")]
     hc_vault_transit: Option<String>,
+    /// AWS KMS (not supported by coffer)
     #[arg(short = 'k', long, global = true)]
     kms: Option<String>,
     #[arg(long, global = true)]
     gcp_kms: Option<String>,
     #[arg(long, global = true)]
     azure_kv: Option<String>,
+    /// Leave keys ending with this suffix in cleartext (default _unencrypted)
     #[arg(long, global = true)]
     unencrypted_suffix: Option<String>,
+    /// Encrypt only keys ending with this suffix
     #[arg(long, global = true)]
     encrypted_suffix: Option<String>,
+    /// Leave keys matching this regex in cleartext
     #[arg(long, global = true)]
     unencrypted_regex: Option<String>,
+    /// Encrypt only keys matching this regex
     #[arg(long, global = true)]
     encrypted_regex: Option<String>,
     #[arg(long, global = true)]
     unencrypted_comment_regex: Option<String>,
     #[arg(long, global = true)]
     encrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only
     #[arg(long, global = true)]
     mac_only_encrypted: bool,
+    /// Key groups needed to decrypt (default: all)
     #[arg(long, global = true)]
     shamir_secret_sharing_threshold: Option<usize>,
     #[arg(long, global = true)]
@@ -172,12 +185,16 @@ struct Global {
     /// updatekeys: do not ask for confirmation
     #[arg(short = 'y', long, global = true)]
     yes: bool,
+    /// set/unset: do not rewrite the file when nothing changes
     #[arg(long, global = true)]
     idempotent: bool,
+    /// set: the value argument is a file holding the JSON value
     #[arg(long, global = true)]
     value_file: bool,
+    /// set: read the JSON value from stdin
     #[arg(long, global = true)]
     value_stdin: bool,
+    /// Accepted for compatibility (metadata is never shown in the editor)
     #[arg(short = 's', long, global = true)]
     show_master_keys: bool,
     /// exec-env: start from an empty environment
