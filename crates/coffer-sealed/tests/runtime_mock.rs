@@ -284,6 +284,68 @@ fn error_policy_backs_off_and_gives_up_after_max_retries() {
     );
 }
 
+#[tokio::test]
+async fn startup_creates_a_key_secret_when_there_is_none_and_loads_existing_ones() {
+    use coffer_sealed::controller::keys::{KEY_ACTIVE, KEY_LABEL, KeyGenConfig};
+    use coffer_sealed::controller::runtime::{Config, load_or_create_keys};
+    let cfg = Config {
+        key_gen: KeyGenConfig {
+            bits: 2048,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let api_server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, "GET", "/api/v1/namespaces/kube-system/secrets").await;
+        respond(
+            send,
+            200,
+            &json!({"apiVersion": "v1", "kind": "SecretList", "metadata": {}, "items": []}),
+        );
+        let (mut created, send) = expect(
+            &mut handle,
+            "POST",
+            "/api/v1/namespaces/kube-system/secrets",
+        )
+        .await;
+        assert_eq!(created["type"], "kubernetes.io/tls");
+        assert_eq!(created["metadata"]["generateName"], "sealed-secrets-key");
+        assert_eq!(created["metadata"]["labels"][KEY_LABEL], KEY_ACTIVE);
+        created["metadata"]["name"] = "sealed-secrets-keyab1cd".into();
+        respond(send, 201, &created);
+        created
+    });
+    let ring = load_or_create_keys(&client, "kube-system", &cfg)
+        .await
+        .unwrap();
+    let created = api_server.await.unwrap();
+    assert_eq!(ring.len(), 1);
+
+    // A second start finds that Secret and creates nothing.
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let api_server = tokio::spawn(async move {
+        let (_, send) = expect(&mut handle, "GET", "/api/v1/namespaces/kube-system/secrets").await;
+        respond(
+            send,
+            200,
+            &json!({"apiVersion": "v1", "kind": "SecretList", "metadata": {}, "items": [created]}),
+        );
+        assert!(handle.next_request().await.is_none());
+    });
+    let again = load_or_create_keys(&client, "kube-system", &cfg)
+        .await
+        .unwrap();
+    drop(client);
+    api_server.await.unwrap();
+    assert_eq!(
+        again.latest().unwrap().key.id(),
+        ring.latest().unwrap().key.id()
+    );
+}
+
 /// End to end against a real cluster (not available here): apply
 /// `deploy/sealedsecrets.bitnami.com.yaml`, run `coffer controller` with a kubeconfig, then
 /// `kubeseal --controller-url http://localhost:8080 < secret.yaml | kubectl apply -f -` and check
