@@ -20,13 +20,29 @@ pub(super) fn creation(
     config: Option<&Config>,
     name: Option<&Path>,
 ) -> Result<CreationRule> {
-    let from_config = match (config, name) {
-        (Some(c), Some(n)) if c.has_rules() => Some(c.rule_for(n)?),
-        (Some(c), None) if c.has_rules() => Some(c.rule_for(Path::new("-"))?),
+    creation_with(g, config, name, true)
+}
+
+/// `cli_keys = false` (updatekeys): only the config decides the keys, as in sops.
+fn creation_with(
+    g: &Global,
+    config: Option<&Config>,
+    name: Option<&Path>,
+    cli_keys: bool,
+) -> Result<CreationRule> {
+    let cli_group = if cli_keys { g.cli_group()? } else { None };
+    let matched = match config {
+        Some(c) if c.has_rules() => match c.rule_for(name.unwrap_or(Path::new("-"))) {
+            Ok(r) => Some(r),
+            // keys given on the command line do not need a matching rule
+            Err(_) if cli_group.is_some() => None,
+            Err(e) => return Err(e),
+        },
         _ => None,
     };
+    let from_config = matched;
     let mut rule = from_config.unwrap_or_default();
-    if let Some(group) = g.cli_group()? {
+    if let Some(group) = cli_group {
         rule.groups = vec![group];
         rule.shamir_threshold = None;
     }
@@ -243,7 +259,7 @@ pub(super) fn updatekeys(g: &Global, files: &[std::path::PathBuf]) -> Result<u8>
         let bytes = read_input(Some(file))?;
         let f = g.input_format(Some(file))?;
         let (_, meta) = document::parse_encrypted(&bytes, f)?;
-        let cr = creation(g, config.as_ref(), Some(file))?;
+        let cr = creation_with(g, config.as_ref(), Some(file), false)?;
         let changed = meta.groups.len() != cr.groups.len()
             || meta.groups.iter().zip(&cr.groups).any(|(a, b)| {
                 let (mut x, mut y) = (ids(a), ids(b));
