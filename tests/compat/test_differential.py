@@ -13,7 +13,7 @@ VOLATILE_KEYS = {
     "request_id", "accessor", "uuid", "creation_time", "issue_time", "expire_time", "created_time", "updated_time",
     "modified", "running_plugin_version", "version_string", "client_token", "id", "entity_id", "secret_id",
     "secret_id_accessor", "role_id", "last_updated_time", "expiration_time", "cluster_name", "cluster_id",
-    "server_time_utc", "migration_id",
+    "server_time_utc", "migration_id", "wrapped_accessor", "token",
 }
 # Fields coffer adds on purpose (the union of Vault's and OpenBao's bodies).
 EXTRA_OK = {"performance_standby", "enterprise", "echo_duration_ms", "clock_skew_ms", "build_date"}

@@ -112,6 +112,8 @@ pub struct Response {
     pub legacy: bool,
     /// Answer this JSON as it is, without the envelope (sys/init, seal-status, health).
     pub raw: Option<Value>,
+    /// A wrapped response: only `wrap_info` is shown (and `request_id` is empty).
+    pub wrap_info: Option<Object>,
 }
 
 impl Response {

@@ -178,11 +178,14 @@ async fn into_raw(
         }
         _ => return Err(Error::Status(405, String::new())),
     };
-    if headers.contains_key("x-vault-wrap-ttl") {
-        return Err(Error::bad_request(
-            "response wrapping (X-Vault-Wrap-TTL) is not supported by this server yet",
-        ));
-    }
+    let wrap_ttl = match headers
+        .get("x-vault-wrap-ttl")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) => Some(crate::wrapping::parse_ttl(v)?),
+        None => None,
+    };
+
     // Authenticate before reading the body where possible: an unknown token on a
     // non-login path is refused without parsing anything it sent.
     let path = percent_decode(parts.uri.path().strip_prefix("/v1/").unwrap_or(""))?;
@@ -219,6 +222,7 @@ async fn into_raw(
         null_body,
         token,
         remote_addr: Some(remote),
+        wrap_ttl,
     })
 }
 

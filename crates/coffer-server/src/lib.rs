@@ -23,6 +23,7 @@ pub mod seal;
 pub mod server;
 mod sys;
 pub mod token;
+pub mod wrapping;
 
 /// The version reported by `sys/seal-status` and `sys/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

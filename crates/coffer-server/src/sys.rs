@@ -5,6 +5,7 @@
 mod audit;
 mod mounts;
 mod policies;
+mod wrapping;
 
 use std::sync::Arc;
 
@@ -39,6 +40,10 @@ pub(crate) enum Route {
     Rotate,
     Seal,
     Metrics,
+    WrappingWrap,
+    WrappingUnwrap,
+    WrappingLookup,
+    WrappingRewrap,
 }
 
 use Operation::{Delete, List, Read, Update};
@@ -220,6 +225,38 @@ static PATHS: PathTable<Route> = PathTable(&[
         existence_check: false,
         help: "Prometheus metrics",
     },
+    PathSpec {
+        pattern: "wrapping/wrap",
+        route: Route::WrappingWrap,
+        operations: &[Update],
+        fields: &[],
+        existence_check: false,
+        help: "wrap arbitrary data in a single-use token",
+    },
+    PathSpec {
+        pattern: "wrapping/unwrap",
+        route: Route::WrappingUnwrap,
+        operations: &[Update],
+        fields: &["token"],
+        existence_check: false,
+        help: "return a wrapped response, once",
+    },
+    PathSpec {
+        pattern: "wrapping/lookup",
+        route: Route::WrappingLookup,
+        operations: &[Read, Update],
+        fields: &["token"],
+        existence_check: false,
+        help: "creation facts of a wrapping token",
+    },
+    PathSpec {
+        pattern: "wrapping/rewrap",
+        route: Route::WrappingRewrap,
+        operations: &[Update],
+        fields: &["token"],
+        existence_check: false,
+        help: "move a wrapped response to a new token",
+    },
 ]);
 
 /// What a sys handler may use.
@@ -228,6 +265,8 @@ pub(crate) struct SysCtx<'a> {
     pub active: &'a Arc<Active>,
     pub ctx: &'a Ctx<'a>,
     pub acl: Option<&'a Acl>,
+    /// The requested response-wrapping TTL, if any.
+    pub wrap_ttl: Option<u64>,
 }
 
 pub async fn handle(
@@ -235,6 +274,7 @@ pub async fn handle(
     active: &Arc<Active>,
     ctx: &Ctx<'_>,
     acl: Option<&Acl>,
+    wrap_ttl: Option<u64>,
     req: &mut Request,
 ) -> Result<Response> {
     let matched = PATHS.resolve(req)?;
@@ -243,6 +283,7 @@ pub async fn handle(
         active,
         ctx,
         acl,
+        wrap_ttl,
     };
     let route = matched.spec.route;
     let warnings = matched.warnings(req);
@@ -270,6 +311,10 @@ pub async fn handle(
         | Route::KeyStatus
         | Route::Rotate
         | Route::Metrics => audit::handle(&sys, route, &path, req).await?,
+        Route::WrappingWrap
+        | Route::WrappingUnwrap
+        | Route::WrappingLookup
+        | Route::WrappingRewrap => wrapping::handle(&sys, route, req, sys.wrap_ttl).await?,
         Route::Seal => {
             if !ctx.sudo && !ctx.token.is_some_and(|t| t.is_root()) {
                 return Err(Error::AclDenied);

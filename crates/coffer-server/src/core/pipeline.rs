@@ -14,7 +14,7 @@ use super::{Active, Core};
 use crate::framework::Ctx;
 use crate::mounts::{MountClass, Mounted};
 use crate::token::{NewToken, TokenEntry, render_auth};
-use crate::{ids, lifecycle, net, sys};
+use crate::{ids, lifecycle, net, sys, wrapping};
 
 /// A request as the HTTP edge hands it over. `operation` is `Create` for any
 /// write until the existence check decides between create and update.
@@ -27,6 +27,8 @@ pub struct RawRequest {
     pub null_body: bool,
     pub token: Option<String>,
     pub remote_addr: Option<SocketAddr>,
+    /// `X-Vault-Wrap-TTL` in seconds: wrap the response in a single-use token.
+    pub wrap_ttl: Option<u64>,
 }
 
 impl std::fmt::Debug for RawRequest {
@@ -75,7 +77,17 @@ fn needs_sudo(path: &str) -> bool {
 
 /// Paths answered without a token (besides the lifecycle ones and auth logins).
 fn sys_unauthenticated(path: &str) -> bool {
-    path == "sys/internal/ui/mounts" || path.starts_with("sys/internal/ui/mounts/")
+    path == "sys/internal/ui/mounts"
+        || path.starts_with("sys/internal/ui/mounts/")
+        || path == "sys/wrapping/lookup"
+}
+
+/// What a wrapping token may call: nothing but unwrapping itself.
+fn wrapping_token_path(path: &str) -> bool {
+    matches!(
+        path,
+        "sys/wrapping/unwrap" | "sys/wrapping/lookup" | "sys/wrapping/rewrap"
+    )
 }
 
 fn is_unauthenticated(path: &str, mounted: Option<&Mounted>) -> bool {
@@ -174,16 +186,20 @@ impl Core {
                 _ => Operation::Update,
             };
         }
-        if let (Some(acl), false) = (&acl, unauthenticated) {
-            // Wrapped responses are refused at the edge, so no request carries a wrap TTL.
+        let wrapping_token = token.as_deref().is_some_and(wrapping::is_wrapping_token);
+        if wrapping_token {
+            if !wrapping_token_path(&path) {
+                self.audit_denied(&active, &raw, &path, mounted)?;
+                return Err(Error::AclDenied);
+            }
+        } else if let (Some(acl), false) = (&acl, unauthenticated) {
             let decision = acl.check(&AuthzRequest {
                 op: req.operation,
                 path: &path,
                 params: Some(&req.data),
-                wrap_ttl: None,
+                wrap_ttl: raw.wrap_ttl,
             });
-            let allowed = decision.allowed;
-            if !allowed || (needs_sudo(&path) && !decision.sudo) {
+            if !decision.allowed || (needs_sudo(&path) && !decision.sudo) {
                 self.audit_denied(&active, &raw, &path, mounted)?;
                 return Err(Error::AclDenied);
             }
@@ -203,7 +219,7 @@ impl Core {
             None
         };
         let result = if is_sys {
-            sys::handle(self, &active, &ctx, acl.as_deref(), &mut req).await
+            sys::handle(self, &active, &ctx, acl.as_deref(), raw.wrap_ttl, &mut req).await
         } else {
             match mounted {
                 Some(m) => m.backend.handle(&ctx, &mut req).await,
@@ -216,6 +232,12 @@ impl Core {
                     .await
             }
             Err(e) => Err(e),
+        };
+        let result = match (result, raw.wrap_ttl) {
+            (Ok(resp), Some(ttl)) if resp.data.is_some() || resp.auth_rendered.is_some() => {
+                wrapping::wrap(&active, resp, &path, ttl).await
+            }
+            (other, _) => other,
         };
         if let Some(entry) = request_entry {
             active.audit.log(&response_entry(entry, &result))?;

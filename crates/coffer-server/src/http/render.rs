@@ -46,6 +46,13 @@ pub fn response(resp: Response, request_id: &str) -> HttpResponse {
         }
         return json_body(code, &raw);
     }
+    if let Some(info) = resp.wrap_info {
+        let body = json!({
+            "request_id": "", "lease_id": "", "renewable": false, "lease_duration": 0,
+            "data": null, "wrap_info": info, "warnings": null, "auth": null,
+        });
+        return json_body(code, &body);
+    }
     let empty = resp.data.is_none() && resp.auth_rendered.is_none() && resp.warnings.is_empty();
     if empty && resp.status.is_none() {
         let mut r = HttpResponse::new(Body::empty());

@@ -182,6 +182,11 @@ impl TokenStore {
         cache.insert(hash, entry);
     }
 
+    /// The private cubbyhole storage of a token (by its hash).
+    pub fn cubbyhole_of(&self, hash: &str) -> View {
+        self.cubbyhole.sub(&format!("{hash}/"))
+    }
+
     /// Storage key of a token (or accessor): hex HMAC under the store's salt.
     pub fn hash(&self, token: &str) -> String {
         hmac::sha256_hex(self.salt.expose(), token.as_bytes())
