@@ -50,6 +50,8 @@ def typed(pt, typ):
         return float(pt)
     if typ == "bool":
         return {b"True": True, b"False": False}[pt]
+    if typ == "time":
+        return pt.decode()
     if typ == "comment":
         return None
     raise CheckError("unknown type %s" % typ)
