@@ -6,10 +6,13 @@
 //! through [`Transit::update`], which holds that key's lock, persists, and
 //! replaces the cached copy.
 //!
-//! Layout: `keytype` (types, hashes), `material` (key versions), `policy`
-//! (a key and its KEY shape), `aead` and `sign` (the cryptography), `codec`
-//! (Go-compatible base64, PEM, DER), `ops` (data-plane handlers), `keys`
-//! (key management handlers), `fields` (request field structs).
+//! Layout: `paths` (the route table), `keytype` (types, hashes), `material`
+//! (key versions), `policy` (a key and its KEY shape), `aead` and `sign`
+//! (the cryptography), `codec` (Go-compatible base64, PEM, DER), `fields`
+//! (request fields), `ops` and `sigops` (data-plane handlers), `keys` (key
+//! management), `import` (BYOK), `backup` (OpenBao's backup format),
+//! `mountcfg` (`config/keys`, `cache-config`). User documentation:
+//! `docs/transit.md`.
 
 mod aead;
 mod backup;
@@ -21,6 +24,7 @@ mod keytype;
 mod material;
 mod mountcfg;
 mod ops;
+mod paths;
 mod policy;
 mod sign;
 mod sigops;
@@ -29,289 +33,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use coffer_core::logical::{Error, Operation, Request, Response, Result};
-use coffer_core::paths::{PathSpec, PathTable};
+use coffer_core::logical::{Error, Request, Response, Result};
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
 use crate::barrier::View;
 use crate::framework::{Backend, Ctx};
+use paths::{PATHS, Route};
 
 pub use keytype::{HashAlg, KeyType};
 pub use policy::{Policy, PolicyMeta};
 pub use sign::{Marshaling, Salt, SigAlg, SignOpts};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Route {
-    KeysList,
-    Key,
-    KeyConfig,
-    KeyRotate,
-    KeyTrim,
-    Encrypt,
-    Decrypt,
-    Rewrap,
-    Datakey,
-    Hmac,
-    Sign,
-    Verify,
-    Random,
-    Hash,
-    Export,
-    Backup,
-    Restore,
-    Import,
-    WrappingKey,
-    KeysConfig,
-    CacheConfig,
-}
-
-use Operation::{Delete, List, Read, Update};
-
-const ENC_FIELDS: &[&str] = &[
-    "plaintext",
-    "context",
-    "key_version",
-    "associated_data",
-    "batch_input",
-    "type",
-    "convergent_encryption",
-    "partial_failure_response_code",
-    "nonce",
-];
-const DEC_FIELDS: &[&str] = &[
-    "ciphertext",
-    "context",
-    "associated_data",
-    "batch_input",
-    "partial_failure_response_code",
-    "nonce",
-    "oaep_label",
-];
-const SIGN_FIELDS: &[&str] = &[
-    "input",
-    "context",
-    "key_version",
-    "hash_algorithm",
-    "algorithm",
-    "prehashed",
-    "signature_algorithm",
-    "marshaling_algorithm",
-    "salt_length",
-    "batch_input",
-    "signature",
-    "hmac",
-];
-
-macro_rules! spec {
-    ($pattern:expr, $route:expr, $ops:expr, $fields:expr, $exists:expr) => {
-        PathSpec {
-            pattern: $pattern,
-            route: $route,
-            operations: $ops,
-            fields: $fields,
-            existence_check: $exists,
-            help: "",
-        }
-    };
-}
-
-static PATHS: PathTable<Route> = PathTable(&[
-    spec!("keys", Route::KeysList, &[List], &[], false),
-    spec!(
-        "keys/{name}/config",
-        Route::KeyConfig,
-        &[Update],
-        &[
-            "min_decryption_version",
-            "min_encryption_version",
-            "deletion_allowed",
-            "exportable",
-            "allow_plaintext_backup",
-            "auto_rotate_period",
-        ],
-        false
-    ),
-    spec!(
-        "keys/{name}/rotate",
-        Route::KeyRotate,
-        &[Update],
-        &[],
-        false
-    ),
-    spec!(
-        "keys/{name}/import",
-        Route::Import,
-        &[Update],
-        &[
-            "type",
-            "hash_function",
-            "ciphertext",
-            "public_key",
-            "allow_rotation",
-            "derived",
-            "exportable",
-            "allow_plaintext_backup",
-            "auto_rotate_period",
-            "context",
-        ],
-        false
-    ),
-    spec!("wrapping_key", Route::WrappingKey, &[Read], &[], false),
-    spec!(
-        "config/keys",
-        Route::KeysConfig,
-        &[Read, Update],
-        &["disable_upsert"],
-        false
-    ),
-    spec!(
-        "cache-config",
-        Route::CacheConfig,
-        &[Read, Update],
-        &["size"],
-        false
-    ),
-    spec!(
-        "keys/{name}/trim",
-        Route::KeyTrim,
-        &[Update],
-        &["min_available_version"],
-        false
-    ),
-    spec!(
-        "keys/{name}",
-        Route::Key,
-        &[Read, Update, Delete],
-        &[
-            "type",
-            "derived",
-            "convergent_encryption",
-            "exportable",
-            "allow_plaintext_backup",
-            "auto_rotate_period",
-            "key_size",
-            "context",
-        ],
-        true
-    ),
-    spec!(
-        "encrypt/{name}",
-        Route::Encrypt,
-        &[Update],
-        ENC_FIELDS,
-        true
-    ),
-    spec!(
-        "decrypt/{name}",
-        Route::Decrypt,
-        &[Update],
-        DEC_FIELDS,
-        false
-    ),
-    spec!("rewrap/{name}", Route::Rewrap, &[Update], ENC_FIELDS, false),
-    spec!(
-        "datakey/{plaintext}/{name}",
-        Route::Datakey,
-        &[Update],
-        &["context", "bits", "nonce", "key_version", "associated_data"],
-        false
-    ),
-    spec!(
-        "hmac/{name}/{urlalgorithm}",
-        Route::Hmac,
-        &[Update],
-        SIGN_FIELDS,
-        false
-    ),
-    spec!("hmac/{name}", Route::Hmac, &[Update], SIGN_FIELDS, false),
-    spec!(
-        "sign/{name}/{urlalgorithm}",
-        Route::Sign,
-        &[Update],
-        SIGN_FIELDS,
-        false
-    ),
-    spec!("sign/{name}", Route::Sign, &[Update], SIGN_FIELDS, false),
-    spec!(
-        "verify/{name}/{urlalgorithm}",
-        Route::Verify,
-        &[Update],
-        SIGN_FIELDS,
-        false
-    ),
-    spec!(
-        "verify/{name}",
-        Route::Verify,
-        &[Update],
-        SIGN_FIELDS,
-        false
-    ),
-    spec!(
-        "random/{source}/{urlbytes}",
-        Route::Random,
-        &[Update],
-        &["bytes", "format", "source"],
-        false
-    ),
-    spec!(
-        "random/{source}",
-        Route::Random,
-        &[Update],
-        &["bytes", "format", "source"],
-        false
-    ),
-    spec!(
-        "random",
-        Route::Random,
-        &[Update],
-        &["bytes", "format", "source"],
-        false
-    ),
-    spec!(
-        "hash/{urlalgorithm}",
-        Route::Hash,
-        &[Update],
-        &["input", "format", "algorithm"],
-        false
-    ),
-    spec!(
-        "hash",
-        Route::Hash,
-        &[Update],
-        &["input", "format", "algorithm"],
-        false
-    ),
-    spec!(
-        "export/{type}/{name}/{version}",
-        Route::Export,
-        &[Read],
-        &["format"],
-        false
-    ),
-    spec!(
-        "export/{type}/{name}",
-        Route::Export,
-        &[Read],
-        &["format"],
-        false
-    ),
-    spec!("backup/{name}", Route::Backup, &[Read], &[], false),
-    spec!(
-        "restore/{name}",
-        Route::Restore,
-        &[Update],
-        &["backup", "force"],
-        false
-    ),
-    spec!(
-        "restore",
-        Route::Restore,
-        &[Update],
-        &["backup", "name", "force"],
-        false
-    ),
-]);
 
 /// Per-key write serialisation: 64 shards keyed by a hash of the name.
 const LOCK_SHARDS: usize = 64;
