@@ -59,7 +59,9 @@ pub enum Error {
     #[error("cannot encrypt value at {path:?}: {reason}")]
     Encrypt { path: String, reason: String },
     #[error(
-        "MAC mismatch: file has {stored}, computed {computed} (use --ignore-mac to decrypt anyway)"
+        "MAC mismatch: file has {stored}, computed {computed}\n(the MAC covers every value in order, \
+         cleartext ones included: a hand-edited unencrypted value, reordered keys or list items, or \
+         a merge of two encrypted versions cause this; use --ignore-mac to decrypt anyway)"
     )]
     MacMismatch { stored: String, computed: String },
     /// sops treats a missing MAC as a mismatch (exit 51).
