@@ -254,3 +254,140 @@ impl Backend for Transit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coffer_core::logical::{Object, Operation};
+    use coffer_crypto::keyring::Keyring;
+    use coffer_storage::MemoryStorage;
+    use serde_json::json;
+
+    use crate::barrier::Barrier;
+
+    fn view() -> View {
+        let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new())));
+        barrier.set_keyring(Some(Arc::new(Keyring::generate())));
+        View::new(barrier, "logical/transit/")
+    }
+
+    async fn call(
+        t: &Transit,
+        view: &View,
+        op: Operation,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<Object> {
+        let ctx = Ctx {
+            view,
+            token: None,
+            client_token: "",
+            sudo: false,
+            remote_addr: None,
+            default_lease_ttl: 0,
+            max_lease_ttl: 0,
+        };
+        let mut req =
+            Request::new(op, path).with_data(body.as_object().cloned().unwrap_or_default());
+        req.mount_point = "transit/".into();
+        Ok(t.handle(&ctx, &mut req).await?.data.unwrap_or_default())
+    }
+
+    /// Concurrent rotations and encryptions lose no version, and what the
+    /// cache serves is what storage holds (a fresh engine reads the same).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_rotate_and_encrypt_stay_consistent() {
+        let t = Arc::new(Transit::default());
+        let v = view();
+        call(&t, &v, Operation::Update, "keys/k", json!({}))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (t, v) = (t.clone(), v.clone());
+            tasks.push(tokio::spawn(async move {
+                if i % 4 == 0 {
+                    call(&t, &v, Operation::Update, "keys/k/rotate", json!({}))
+                        .await
+                        .map(|_| None)
+                } else {
+                    let out = call(
+                        &t,
+                        &v,
+                        Operation::Update,
+                        "encrypt/k",
+                        json!({"plaintext": "aGk="}),
+                    )
+                    .await?;
+                    Ok(Some(
+                        out["ciphertext"].as_str().unwrap_or_default().to_owned(),
+                    ))
+                }
+            }));
+        }
+        let mut cts = Vec::new();
+        for task in tasks {
+            if let Some(ct) = task.await.unwrap().unwrap() {
+                cts.push(ct);
+            }
+        }
+        let key = call(&t, &v, Operation::Read, "keys/k", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(key["latest_version"], 11);
+        let fresh = Transit::default();
+        let reread = call(&fresh, &v, Operation::Read, "keys/k", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(reread["keys"], key["keys"]);
+        for ct in cts {
+            let out = call(
+                &fresh,
+                &v,
+                Operation::Update,
+                "decrypt/k",
+                json!({"ciphertext": ct}),
+            )
+            .await
+            .unwrap();
+            assert_eq!(out["plaintext"], "aGk=");
+        }
+    }
+
+    #[tokio::test]
+    async fn delete_drops_the_cached_key() {
+        let t = Transit::default();
+        let v = view();
+        call(&t, &v, Operation::Update, "keys/d", json!({}))
+            .await
+            .unwrap();
+        call(
+            &t,
+            &v,
+            Operation::Update,
+            "keys/d/config",
+            json!({"deletion_allowed": true}),
+        )
+        .await
+        .unwrap();
+        call(&t, &v, Operation::Delete, "keys/d", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            call(&t, &v, Operation::Read, "keys/d", json!({}))
+                .await
+                .unwrap_err(),
+            Error::NotFound
+        );
+        let err = call(
+            &t,
+            &v,
+            Operation::Update,
+            "decrypt/d",
+            json!({"ciphertext": "vault:v1:AAAA"}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err, Error::bad_request("encryption key not found"));
+    }
+}
