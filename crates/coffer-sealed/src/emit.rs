@@ -141,7 +141,7 @@ fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, col: usize) {
             // Never a block scalar as a key.
             go_json_string(out, k);
         } else {
-            write_string(out, k, col);
+            write_string(out, k, col, false);
         }
         out.push(':');
         write_value_after_key(out, &m[k], col);
@@ -193,7 +193,7 @@ fn write_scalar(out: &mut String, v: &Value, col: usize) {
         Value::Number(n) => out.push_str(&n.to_string()),
         Value::Object(_) => out.push_str("{}"),
         Value::Array(_) => out.push_str("[]"),
-        Value::String(s) => write_string(out, s, col),
+        Value::String(s) => write_string(out, s, col, true),
     }
 }
 
@@ -243,7 +243,39 @@ fn plain_allowed(s: &str) -> bool {
         .any(|c| (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}')
 }
 
-fn write_string(out: &mut String, s: &str, col: usize) {
+/// Current column (characters since the last newline).
+fn column(out: &str) -> usize {
+    out[out.rfind('\n').map_or(0, |i| i + 1)..].chars().count()
+}
+
+/// Writes `s` (already escaped for its style), breaking at single spaces once the line is past
+/// 80 columns, as go-yaml v2's emitter does for plain and single-quoted scalars (`best_width`);
+/// `quoted` keeps the first and last character from being a break point.
+fn push_folded(out: &mut String, s: &str, indent: usize, quoted: bool) {
+    let chars: Vec<char> = s.chars().collect();
+    let mut col = column(out);
+    let mut prev_space = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let inner = !quoted || (i > 0 && i + 1 < chars.len());
+            if !prev_space && col > 80 && inner && chars.get(i + 1) != Some(&' ') {
+                out.push('\n');
+                pad(out, indent);
+                col = indent;
+                prev_space = true;
+                continue;
+            }
+            prev_space = true;
+        } else {
+            prev_space = false;
+        }
+        out.push(c);
+        col += 1;
+    }
+}
+
+/// Writes a string scalar; `breaks` allows folding long lines (values, not keys).
+fn write_string(out: &mut String, s: &str, col: usize, breaks: bool) {
     let literal_ok = s.contains('\n')
         && !s.chars().any(|c| {
             ((c as u32) < 0x20 && c != '\n')
@@ -280,7 +312,11 @@ fn write_string(out: &mut String, s: &str, col: usize) {
         return;
     }
     if plain_allowed(s) {
-        out.push_str(s);
+        if breaks {
+            push_folded(out, s, col, false);
+        } else {
+            out.push_str(s);
+        }
         return;
     }
     if s.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}') {
@@ -288,7 +324,12 @@ fn write_string(out: &mut String, s: &str, col: usize) {
         return;
     }
     out.push('\'');
-    out.push_str(&s.replace('\'', "''"));
+    let escaped = s.replace('\'', "''");
+    if breaks {
+        push_folded(out, &escaped, col, true);
+    } else {
+        out.push_str(&escaped);
+    }
     out.push('\'');
 }
 
@@ -296,6 +337,22 @@ fn write_string(out: &mut String, s: &str, col: usize) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_values_fold_like_go_yaml() {
+        let long = "word ".repeat(30).trim_end().to_owned();
+        let v =
+            json!({"metadata": {"annotations": {"description": long, "q": format!("{{{long}")}}});
+        let text = to_go_yaml(&v);
+        // Break at the first single space once the line is past column 80; continuation lines
+        // are indented two more than the key.
+        let want = "metadata:\n  annotations:\n    description: word word word word word word word word word word word word word\n      word word word word word word word word word word word word word word word word\n      word\n    q: '{word word word word word word word word word word word word word word word\n      word word word word word word word word word word word word word word word'\n";
+        assert_eq!(text, want);
+        let back: serde_json::Value = crate::codec::parse_documents(text.as_bytes(), "t")
+            .unwrap()
+            .remove(0);
+        assert_eq!(back, v);
+    }
 
     #[test]
     fn go_json_layout_and_escaping() {

@@ -57,6 +57,13 @@ proptest! {
     }
 
     #[test]
+    fn long_folded_yaml_strings_round_trip(s in "[a-z' ]{0,300}", k in "[a-z]{1,30}") {
+        let v = serde_json::json!({"metadata": {"annotations": {k: s}}, "l": [s.clone()]});
+        let text = codec::render(&v, codec::OutputFormat::Yaml);
+        prop_assert_eq!(&codec::parse_documents(text.as_bytes(), "rt").unwrap()[0], &v, "yaml: {}", text);
+    }
+
+    #[test]
     fn yaml_strings_round_trip(s in "\\PC{0,40}") {
         let v = serde_json::json!({"k": s});
         let text = codec::render(&v, codec::OutputFormat::Yaml);
