@@ -257,6 +257,26 @@ def test_config_rules_match_openbao(servers):
     same(servers, "POST", "transit/keys/missing-cfg/config", {"deletion_allowed": True}, status=400)
 
 
+def test_soft_delete_matches_openbao(servers):
+    c, _ = servers
+    for s in servers:
+        call(s, "POST", "transit/keys/soft", {"exportable": True})
+    ct = call(c, "POST", "transit/encrypt/soft", {"plaintext": b64(b"x")})[1]["data"]["ciphertext"]
+    same(servers, "POST", "transit/keys/soft/soft-delete", {}, status=405)
+    cj = same(servers, "DELETE", "transit/keys/soft/soft-delete", status=200)
+    assert cj["data"]["soft_deleted"] is True
+    same(servers, "DELETE", "transit/keys/soft/soft-delete", status=200)
+    same(servers, "POST", "transit/encrypt/soft", {"plaintext": b64(b"x")}, status=400)
+    s, j = call(c, "POST", "transit/decrypt/soft", {"ciphertext": ct})
+    assert (s, j["errors"]) == (400, ["refusing to use soft-deleted key"])
+    same(servers, "POST", "transit/hmac/soft", {"input": b64(b"x")}, status=400)
+    same(servers, "GET", "transit/keys/soft", status=200)
+    same(servers, "POST", "transit/keys/soft/soft-delete-restore", {}, status=200)
+    same(servers, "POST", "transit/keys/soft/soft-delete-restore", {}, status=200)
+    assert call(c, "POST", "transit/decrypt/soft", {"ciphertext": ct})[1]["data"]["plaintext"] == b64(b"x")
+    same(servers, "DELETE", "transit/keys/never-there/soft-delete", status=204)
+
+
 def test_delete_rules(servers):
     for s in servers:
         call(s, "POST", "transit/keys/undeletable", {})

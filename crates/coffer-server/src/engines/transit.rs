@@ -226,6 +226,10 @@ impl Backend for Transit {
             Route::Restore => keys::restore(self, view, req, caps.get("name")).await?,
             Route::Import => import::import(self, view, req, caps.get("name")).await?,
             Route::WrappingKey => import::get_wrapping_key(self, view).await?,
+            Route::SoftDelete => keys::soft_delete(self, view, caps.get("name"), false).await?,
+            Route::SoftDeleteRestore => {
+                keys::soft_delete(self, view, caps.get("name"), true).await?
+            }
             Route::KeysConfig => mountcfg::keys_config(view, req).await?,
             Route::CacheConfig => mountcfg::cache_config(view, req).await?,
             Route::Random => ops::random(req, caps).await?,

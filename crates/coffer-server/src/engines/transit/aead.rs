@@ -205,6 +205,7 @@ pub fn encrypt(
     context: &[u8],
     aad: &[u8],
 ) -> Result<String> {
+    p.usable()?;
     let kt = p.kt;
     let kv: &KeyVersion = p.version(ver)?;
     let body = match &kv.secret {
@@ -262,6 +263,7 @@ pub fn decrypt(
     aad: &[u8],
     oaep_label: Option<&[u8]>,
 ) -> Result<Zeroizing<Vec<u8>>> {
+    p.usable()?;
     let kt = p.kt;
     if !kt.supports_encryption() {
         return Err(bad(format!(

@@ -102,7 +102,7 @@ pub fn encode(p: &Policy) -> String {
             "version_template": "",
             "storage_prefix": "",
             "auto_rotate_period": m.auto_rotate_period.saturating_mul(1_000_000_000),
-            "soft_deleted": false,
+            "soft_deleted": m.soft_deleted,
             "imported_key": m.imported_key,
             "allow_imported_key_rotation": m.allow_imported_key_rotation,
             "key_size": m.key_size,
@@ -231,6 +231,7 @@ pub fn decode(backup: &str) -> Result<Policy> {
         restore_info: None,
         imported_key: flag(pol, "imported_key"),
         allow_imported_key_rotation: flag(pol, "allow_imported_key_rotation"),
+        soft_deleted: flag(pol, "soft_deleted"),
     };
     if meta.latest_version == 0 || !versions.contains_key(&meta.latest_version) {
         return Err(bad("invalid backup: the latest key version is missing"));

@@ -322,6 +322,7 @@ pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
     if !p.meta.exportable && kind != "public-key" {
         return Err(bad("private key material is not exportable"));
     }
+    p.usable()?;
     match kind {
         "encryption-key" if !p.kt.supports_encryption() => {
             return Err(bad("encryption not supported for the key"));
@@ -370,6 +371,7 @@ pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
 
 pub async fn backup(t: &Transit, view: &View, name: &str) -> Result<Response> {
     let p = t.get(view, name).await?.ok_or(Error::NotFound)?;
+    p.usable()?;
     if !p.meta.exportable {
         return Err(Error::Status(
             500,
@@ -418,4 +420,30 @@ pub async fn restore(t: &Transit, view: &View, req: &Request, url_name: &str) ->
     }));
     t.put_restored(view, p, f.force).await?;
     Ok(Response::empty())
+}
+
+/// `keys/<name>/soft-delete` (`restore = false`) and `soft-delete-restore`.
+pub async fn soft_delete(t: &Transit, view: &View, name: &str, restore: bool) -> Result<Response> {
+    let Some(current) = t.get(view, name).await? else {
+        return Ok(Response::empty());
+    };
+    let changed = current.meta.soft_deleted == restore;
+    let p = t
+        .update(view, name, |p| {
+            p.meta.soft_deleted = !restore;
+            Ok(())
+        })
+        .await?;
+    let mut resp = key_response(&p, &[]);
+    if !changed {
+        resp.warnings.push(
+            if restore {
+                "key was already restored"
+            } else {
+                "key was already marked as soft deleted"
+            }
+            .to_owned(),
+        );
+    }
+    Ok(resp)
 }

@@ -25,6 +25,8 @@ pub enum Route {
     Restore,
     Import,
     WrappingKey,
+    SoftDelete,
+    SoftDeleteRestore,
     KeysConfig,
     CacheConfig,
 }
@@ -121,6 +123,20 @@ pub static PATHS: PathTable<Route> = PathTable(&[
         false
     ),
     spec!("wrapping_key", Route::WrappingKey, &[Read], &[], false),
+    spec!(
+        "keys/{name}/soft-delete",
+        Route::SoftDelete,
+        &[Delete],
+        &[],
+        false
+    ),
+    spec!(
+        "keys/{name}/soft-delete-restore",
+        Route::SoftDeleteRestore,
+        &[Update],
+        &[],
+        false
+    ),
     spec!(
         "config/keys",
         Route::KeysConfig,

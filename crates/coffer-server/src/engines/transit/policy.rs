@@ -40,6 +40,8 @@ pub struct PolicyMeta {
     pub imported_key: bool,
     /// Imported keys rotate only when this was set at import.
     pub allow_imported_key_rotation: bool,
+    /// Soft-deleted keys are kept but refuse every cryptographic use.
+    pub soft_deleted: bool,
 }
 
 /// The persisted form (one barrier entry per key, at `policy/<name>`).
@@ -126,8 +128,17 @@ impl Policy {
         Ok(())
     }
 
+    /// Refuses any use of a soft-deleted key (OpenBao's `ErrSoftDeleted`).
+    pub fn usable(&self) -> Result<()> {
+        if self.meta.soft_deleted {
+            return Err(bad("refusing to use soft-deleted key"));
+        }
+        Ok(())
+    }
+
     /// Imported keys rotate only when the import allowed it.
     pub fn check_rotatable(&self) -> Result<()> {
+        self.usable()?;
         if self.meta.imported_key && !self.meta.allow_imported_key_rotation {
             return Err(bad(format!(
                 "imported key {} does not allow rotation within Vault",
@@ -231,7 +242,7 @@ impl Policy {
                 json!(m.allow_imported_key_rotation),
             );
         }
-        d.insert("soft_deleted", json!(false));
+        d.insert("soft_deleted", json!(m.soft_deleted));
         if m.key_size != 0 {
             d.insert("key_size", json!(m.key_size));
         }

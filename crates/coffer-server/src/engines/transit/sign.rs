@@ -167,6 +167,7 @@ pub fn sign(
     context: &[u8],
     opts: &SignOpts,
 ) -> Result<(String, Option<Vec<u8>>)> {
+    p.usable()?;
     let kv = p.version(ver)?;
     let mut public = None;
     let sig: Vec<u8> = match &kv.secret {
@@ -243,6 +244,7 @@ pub fn verify(
     context: &[u8],
     opts: &SignOpts,
 ) -> Result<bool> {
+    p.usable()?;
     let (ver, payload) = parse_tagged(sig, "signature")?;
     let ver = tagged_version(p, ver, "signature")?;
     let kv = p.version(ver)?;

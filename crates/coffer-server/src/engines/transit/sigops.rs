@@ -66,6 +66,7 @@ fn hmac_hash(url_alg: &str, f: &OpFields) -> Result<HashAlg> {
 }
 
 fn hmac_key(p: &Policy, ver: u32) -> Result<&[u8]> {
+    p.usable()?;
     if ver > p.meta.latest_version {
         return Err(bad(format!(
             "key version does not exist; latest key version is {}",
@@ -185,6 +186,7 @@ fn verify_hmac(
     hash: HashAlg,
     value: &str,
 ) -> std::result::Result<bool, String> {
+    p.usable().map_err(|e| e.to_string())?;
     let input = input_of(item, "missing input")?;
     let (ver, payload) = parse_tagged(value, "hmac").map_err(|e| e.to_string())?;
     let ver = tagged_version(p, ver, "hmac").map_err(|e| e.to_string())?;
