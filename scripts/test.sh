@@ -30,7 +30,9 @@ apt_install() {
 
 # 1. Python venv with pinned test clients, re-created when requirements change.
 python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
-reqs=$(cat tests/compat/requirements.txt crates/*/tests/requirements.txt 2>/dev/null | sort -u)
+# gpg and ssh-keygen: the SOPS tests make PGP and SSH keys; openssl: TLS test certificates.
+apt_install gnupg openssh-client openssl curl
+reqs=$(cat tests/compat/requirements*.txt crates/*/tests/requirements.txt 2>/dev/null | sort -u)
 stamp=$(printf '%s' "$reqs" | sha256sum | cut -c1-16)
 if [ ! -f "$COFFER_TEST_VENV/.coffer-stamp-$stamp" ]; then
   step "preparing the test venv at $COFFER_TEST_VENV"
@@ -48,9 +50,11 @@ if [ $quick -eq 0 ]; then
   cargo clippy --workspace --all-targets --quiet -- -D warnings
 fi
 
-# 3. Rust unit and integration tests (debug builds).
+# 3. Rust unit and integration tests (debug builds). Some crates' tests drive the
+#    coffer binary (a live server), so it is built first.
 step "cargo build"
 cargo build --workspace --quiet
+export COFFER_BIN="$PWD/target/debug/coffer"
 step "Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
@@ -60,6 +64,5 @@ fi
 
 # 4. Compatibility suite: real bao CLI, hvac, OpenBao as the oracle.
 step "compatibility suite (bao CLI, hvac, differential against OpenBao)"
-export COFFER_BIN="$PWD/target/debug/coffer"
 cd tests/compat
 "$COFFER_TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     match rest.first().and_then(|a| a.to_str()) {
         Some("sops") => coffer_sops::cli::main(rest),
         Some("seal") => coffer_sealed::cli::main(rest),
+        Some("controller") => coffer_sealed::controller::cli::main(rest),
         _ => server_cmd::main(args),
     }
 }
