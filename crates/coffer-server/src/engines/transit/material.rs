@@ -12,6 +12,9 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
     EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair,
 };
+use std::sync::OnceLock;
+
+use aws_lc_rs::signature::{ParsedPublicKey, VerificationAlgorithm};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -89,6 +92,10 @@ pub struct KeyVersion {
     pub stored: StoredVersion,
     pub hmac_key: Zeroizing<Vec<u8>>,
     pub secret: Secret,
+    /// Parsed public keys for verification, built on first use: slot 0 is
+    /// ed25519 or ECDSA/ASN.1, slot 1 ECDSA/fixed (JWS). The algorithm of a
+    /// slot is fixed by the key type, so the cache needs no other key.
+    verifiers: [OnceLock<Option<ParsedPublicKey>>; 2],
 }
 
 impl std::fmt::Debug for KeyVersion {
@@ -284,7 +291,21 @@ impl KeyVersion {
             stored,
             hmac_key,
             secret,
+            verifiers: Default::default(),
         })
+    }
+
+    /// The cached parsed public key of `slot` (see [`KeyVersion::verifiers`]).
+    pub fn verifier(
+        &self,
+        slot: usize,
+        alg: &'static dyn VerificationAlgorithm,
+        public: &[u8],
+    ) -> Option<&ParsedPublicKey> {
+        self.verifiers
+            .get(slot)?
+            .get_or_init(|| ParsedPublicKey::new(alg, public).ok())
+            .as_ref()
     }
 
     /// PKIX DER of the public key (ECDSA and RSA).

@@ -259,7 +259,8 @@ pub fn verify(
                 let k = derived_ed25519(raw, context)?;
                 check(&ED25519, k.public_key().as_ref(), input, &sig)
             } else {
-                check(&ED25519, pair.public_key().as_ref(), input, &sig)
+                kv.verifier(0, &ED25519, pair.public_key().as_ref())
+                    .is_some_and(|key| key.verify_sig(input, &sig).is_ok())
             }
         }
         Secret::Ecdsa { pair, .. } => {
@@ -272,7 +273,9 @@ pub fn verify(
                 (_, Marshaling::Asn1) => &ECDSA_P256_SHA256_ASN1,
                 (_, Marshaling::Jws) => &ECDSA_P256_SHA256_FIXED,
             };
-            check_digest(alg, pair.public_key().as_ref(), &d, &sig)
+            let slot = usize::from(opts.marshaling == Marshaling::Jws);
+            kv.verifier(slot, alg, pair.public_key().as_ref())
+                .is_some_and(|key| key.verify_digest_sig(&d, &sig).is_ok())
         }
         Secret::Rsa { pair, .. } => {
             let d = rsa_digest(&message_digest(input, opts), opts)?;
