@@ -1,0 +1,416 @@
+//! The TokenReview client: `POST {host}/apis/authentication.k8s.io/v1/tokenreviews`
+//! over HTTPS (rustls with only the configured CA as trust anchor, aws-lc-rs
+//! provider; plain `http://` only to a loopback address), with connect and
+//! overall timeouts, and the response checks OpenBao makes.
+//!
+//! Errors never carry the reviewed JWT or the bearer token.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_RESPONSE: usize = 1 << 20;
+const PATH: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+
+/// Why a review did not confirm the token. All of them make the login a 403;
+/// the text goes only to debug logs.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("invalid kubernetes_host: {0}")]
+    Host(String),
+    #[error("connecting to the kubernetes API failed: {0}")]
+    Connect(String),
+    #[error("the kubernetes API did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("http exchange with the kubernetes API failed: {0}")]
+    Http(String),
+    #[error(
+        "lookup failed: service account unauthorized; this could mean it has been deleted or recreated with a new token"
+    )]
+    Unauthorized,
+    #[error("lookup failed: kubernetes API answered status {0}")]
+    Status(u16),
+    #[error("lookup failed: {0}")]
+    Lookup(String),
+    #[error("lookup failed: service account jwt not valid")]
+    NotAuthenticated,
+    #[error(
+        "lookup failed: service account jwt valid for audience(s) {got:?}, but wanted {want:?}"
+    )]
+    Audience { got: Vec<String>, want: Vec<String> },
+    #[error("lookup failed: unexpected username format")]
+    UsernameFormat,
+    #[error("lookup failed: username returned is not a service account")]
+    NotServiceAccount,
+}
+
+/// The identity the API server vouched for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewed {
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+}
+
+/// A parsed `kubernetes_host`.
+struct Target {
+    tls: bool,
+    host: String,
+    port: u16,
+    authority: String,
+    uri: Uri,
+}
+
+fn parse_host(host: &str) -> Result<Target, String> {
+    let base = host.trim_end_matches('/');
+    let full = if base.contains("://") {
+        format!("{base}{PATH}")
+    } else {
+        format!("https://{base}{PATH}")
+    };
+    let uri: Uri = full
+        .parse()
+        .map_err(|e| format!("{host:?} is not a URL: {e}"))?;
+    let tls = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        other => return Err(format!("{host:?} has unsupported scheme {other:?}")),
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("{host:?} has no host"))?
+        .to_string();
+    let raw_host = uri.host().unwrap_or_default();
+    let host_only = raw_host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok(Target {
+        tls,
+        host: host_only,
+        port,
+        authority,
+        uri,
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Config-time check of `kubernetes_host`: a URL, and `http://` only on loopback.
+pub fn check_host(host: &str) -> Result<(), String> {
+    let t = parse_host(host).map_err(|e| format!("invalid kubernetes_host: {e}"))?;
+    if !t.tls && !is_loopback(&t.host) {
+        return Err(format!(
+            "invalid kubernetes_host {host:?}: plain http is only allowed to a loopback address; use https"
+        ));
+    }
+    Ok(())
+}
+
+/// The HTTP client, with the rustls configuration cached per CA bundle.
+#[derive(Default)]
+pub struct Reviewer {
+    tls: Mutex<Option<(String, Arc<ClientConfig>)>>,
+}
+
+/// What to review and how to reach the API server.
+pub struct ReviewRequest<'a> {
+    pub host: &'a str,
+    pub ca_pem: &'a str,
+    /// The bearer for the call: the reviewer JWT, or the client's own JWT.
+    pub bearer: &'a str,
+    pub jwt: &'a str,
+    pub audiences: &'a [String],
+}
+
+impl Reviewer {
+    fn tls_config(&self, ca_pem: &str) -> Result<Arc<ClientConfig>, ReviewError> {
+        let mut cache = self.tls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((ca, cfg)) = cache.as_ref()
+            && ca == ca_pem
+        {
+            return Ok(cfg.clone());
+        }
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()).flatten() {
+            // Unparseable certificates are skipped (OpenBao warns and goes on);
+            // with no anchors every handshake fails, which is the safe answer.
+            let _ = roots.add(cert);
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let cfg = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ReviewError::Connect(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let cfg = Arc::new(cfg);
+        *cache = Some((ca_pem.to_owned(), cfg.clone()));
+        Ok(cfg)
+    }
+
+    /// Calls TokenReview and checks the answer as OpenBao does.
+    pub async fn review(&self, r: &ReviewRequest<'_>) -> Result<Reviewed, ReviewError> {
+        let target = parse_host(r.host).map_err(ReviewError::Host)?;
+        let mut spec = json!({"token": r.jwt});
+        if !r.audiences.is_empty() {
+            spec["audiences"] = json!(r.audiences);
+        }
+        let body = json!({"metadata": {}, "spec": spec, "status": {"user": {}}}).to_string();
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", r.bearer.trim()))
+            .map_err(|_| ReviewError::Http("bearer token is not a valid header value".into()))?;
+        auth.set_sensitive(true);
+        let origin = target
+            .uri
+            .path_and_query()
+            .map_or(PATH, |p| p.as_str())
+            .to_owned();
+        let req = Request::post(origin)
+            .header(HOST, target.authority.as_str())
+            .header(AUTHORIZATION, auth)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, "coffer-kubernetes-auth")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ReviewError::Http(e.to_string()))?;
+        let exchange = async {
+            let tcp = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                TcpStream::connect((target.host.as_str(), target.port)),
+            )
+            .await
+            .map_err(|_| ReviewError::Timeout(CONNECT_TIMEOUT))?
+            .map_err(|e| ReviewError::Connect(e.to_string()))?;
+            if target.tls {
+                let name = ServerName::try_from(target.host.clone())
+                    .map_err(|e| ReviewError::Host(e.to_string()))?;
+                let tls = TlsConnector::from(self.tls_config(r.ca_pem)?)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| ReviewError::Connect(e.to_string()))?;
+                send(tls, req).await
+            } else {
+                send(tcp, req).await
+            }
+        };
+        let (status, body) = tokio::time::timeout(TOTAL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| ReviewError::Timeout(TOTAL_TIMEOUT))??;
+        check_response(status, &body, r.audiences)
+    }
+}
+
+async fn send<S>(io: S, req: Request<Full<Bytes>>) -> Result<(u16, Bytes), ReviewError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| ReviewError::Http(e.to_string()))?;
+    let driver = tokio::spawn(conn);
+    let result = async {
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| ReviewError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), MAX_RESPONSE)
+            .collect()
+            .await
+            .map_err(|e| ReviewError::Http(e.to_string()))?
+            .to_bytes();
+        Ok((status, body))
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+/// Interprets the API server's answer (status, `status.authenticated`,
+/// audiences, `system:serviceaccount:<ns>:<name>`).
+pub fn check_response(
+    status: u16,
+    body: &[u8],
+    want_aud: &[String],
+) -> Result<Reviewed, ReviewError> {
+    if !(200..=206).contains(&status) {
+        return Err(if status == 401 {
+            ReviewError::Unauthorized
+        } else {
+            ReviewError::Status(status)
+        });
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ReviewError::Lookup(format!("malformed TokenReview response: {e}")))?;
+    let st = match v.get("status") {
+        Some(Value::Object(st)) => st,
+        Some(Value::String(s)) if s == "Success" => {
+            return Err(ReviewError::Lookup("malformed TokenReview response".into()));
+        }
+        _ => {
+            let msg = v.get("message").and_then(Value::as_str).unwrap_or("");
+            if v.get("code").and_then(Value::as_u64) == Some(401) {
+                return Err(ReviewError::Unauthorized);
+            }
+            return Err(ReviewError::Lookup(format!("kubernetes API error: {msg}")));
+        }
+    };
+    if let Some(err) = st
+        .get("error")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+    {
+        return Err(ReviewError::Lookup(err.to_owned()));
+    }
+    if st.get("authenticated").and_then(Value::as_bool) != Some(true) {
+        return Err(ReviewError::NotAuthenticated);
+    }
+    if !want_aud.is_empty() {
+        let got: Vec<String> = st
+            .get("audiences")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !want_aud.iter().any(|a| got.contains(a)) {
+            return Err(ReviewError::Audience {
+                got,
+                want: want_aud.to_vec(),
+            });
+        }
+    }
+    let user = st.get("user").and_then(Value::as_object);
+    let username = user
+        .and_then(|u| u.get("username"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let parts: Vec<&str> = username.split(':').collect();
+    if parts.len() != 4 {
+        return Err(ReviewError::UsernameFormat);
+    }
+    if parts[0] != "system" || parts[1] != "serviceaccount" {
+        return Err(ReviewError::NotServiceAccount);
+    }
+    Ok(Reviewed {
+        name: parts[3].to_owned(),
+        namespace: parts[2].to_owned(),
+        uid: user
+            .and_then(|u| u.get("uid"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok_body(aud: &[&str]) -> Vec<u8> {
+        json!({
+            "kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": null},
+            "spec": {"token": "x"},
+            "status": {"authenticated": true,
+                "user": {"username": "system:serviceaccount:default:app", "uid": "1111-2222",
+                         "groups": ["system:serviceaccounts"]},
+                "audiences": aud}
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn accepts_real_v1_shape() {
+        let r = check_response(201, &ok_body(&["vault"]), &["vault".into()]).unwrap();
+        assert_eq!(
+            r,
+            Reviewed {
+                name: "app".into(),
+                namespace: "default".into(),
+                uid: "1111-2222".into()
+            }
+        );
+        assert!(check_response(200, &ok_body(&[]), &[]).is_ok());
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(matches!(
+            check_response(201, &ok_body(&["other"]), &["vault".into()]),
+            Err(ReviewError::Audience { .. })
+        ));
+        let unauth = json!({"status": {"authenticated": false, "user": {}}}).to_string();
+        assert!(matches!(
+            check_response(201, unauth.as_bytes(), &[]),
+            Err(ReviewError::NotAuthenticated)
+        ));
+        let with_err =
+            json!({"status": {"authenticated": false, "error": "token expired"}}).to_string();
+        assert!(matches!(
+            check_response(201, with_err.as_bytes(), &[]),
+            Err(ReviewError::Lookup(_))
+        ));
+        assert!(matches!(
+            check_response(401, b"{}", &[]),
+            Err(ReviewError::Unauthorized)
+        ));
+        assert!(matches!(
+            check_response(500, b"{}", &[]),
+            Err(ReviewError::Status(500))
+        ));
+        let k8s_status =
+            json!({"kind": "Status", "status": "Failure", "message": "forbidden", "code": 403});
+        assert!(check_response(201, k8s_status.to_string().as_bytes(), &[]).is_err());
+        let user =
+            json!({"status": {"authenticated": true, "user": {"username": "alice"}}}).to_string();
+        assert!(matches!(
+            check_response(201, user.as_bytes(), &[]),
+            Err(ReviewError::UsernameFormat)
+        ));
+        let node =
+            json!({"status": {"authenticated": true, "user": {"username": "system:node:a:b"}}})
+                .to_string();
+        assert!(matches!(
+            check_response(201, node.as_bytes(), &[]),
+            Err(ReviewError::NotServiceAccount)
+        ));
+    }
+
+    #[test]
+    fn host_rules() {
+        assert!(check_host("https://10.0.0.1:6443").is_ok());
+        assert!(check_host("kubernetes.default.svc").is_ok());
+        assert!(check_host("http://127.0.0.1:8343").is_ok());
+        assert!(check_host("http://[::1]:8343/").is_ok());
+        assert!(check_host("http://10.0.0.1:8080").is_err());
+        assert!(check_host("ftp://x").is_err());
+        let t = parse_host("https://[::1]:6443/prefix/").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 6443));
+        assert_eq!(
+            t.uri.path(),
+            "/prefix/apis/authentication.k8s.io/v1/tokenreviews"
+        );
+    }
+}

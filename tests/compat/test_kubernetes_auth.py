@@ -1,0 +1,607 @@
+"""Kubernetes auth (`auth/kubernetes`) against coffer and, as a differential
+oracle, the real OpenBao 2.7.2: configuration and roles, login through
+TokenReview and through `pem_keys`, every refusal (expired, wrong audience,
+namespace, name, signature, issuer, unauthenticated review, unreachable or
+untrusted API server, no config yet), the `bao` CLI and hvac.
+
+A stand-in Kubernetes API server is part of this module.
+
+No kube-apiserver can run here, so this serves the one endpoint the auth method
+calls, `POST /apis/authentication.k8s.io/v1/tokenreviews`, with the real v1
+TokenReview JSON (201, `status.user.username = system:serviceaccount:<ns>:<name>`,
+`status.audiences`, a v1 `Status` 401 for a bad bearer), over TLS with a
+throwaway CA made with `cryptography`. Service account JWTs are signed with
+real RSA (RS256) and EC P-256 (ES256) keys.
+
+A token is "known to the cluster" once `issue()` made it; anything else is
+answered `authenticated: false`, as the API server does for a token it did
+not sign. Every request is recorded for the tests to inspect."""
+
+import base64
+import datetime
+import json
+import ssl
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import socket
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.x509.oid import NameOID
+except ImportError as e:  # fail loudly, never skip
+    raise RuntimeError("the kubernetes auth tests need `cryptography` in $COFFER_TEST_VENV: "
+                       "pip install -r tests/compat/requirements-kubernetes.txt") from e
+
+API_AUDIENCE = "https://kubernetes.default.svc"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Signer:
+    """A service-account signing key (RSA 2048 / RS256 or P-256 / ES256)."""
+
+    def __init__(self, kind="RS256"):
+        self.alg = kind
+        if kind == "RS256":
+            self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif kind == "ES256":
+            self.key = ec.generate_private_key(ec.SECP256R1())
+        else:
+            raise ValueError(kind)
+
+    def public_pem(self):
+        return self.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    def sign(self, claims, alg=None):
+        header = {"alg": alg or self.alg, "kid": "test-key"}
+        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        if self.alg == "RS256":
+            sig = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        else:
+            der = self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+            r, s = decode_dss_signature(der)
+            sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return f"{signing_input}.{b64url(sig)}"
+
+
+def projected_claims(ns, name, uid, aud=(API_AUDIENCE,), lifetime=3600, now=None, issuer="https://kubernetes.default.svc.cluster.local"):
+    """The claims of a projected (bound) service account token, as kubelet gets them."""
+    now = int(time.time()) if now is None else now
+    return {
+        "aud": list(aud),
+        "exp": now + lifetime,
+        "iat": now,
+        "iss": issuer,
+        "kubernetes.io": {
+            "namespace": ns,
+            "pod": {"name": f"{name}-pod", "uid": "pod-" + uid},
+            "serviceaccount": {"name": name, "uid": uid},
+        },
+        "nbf": now,
+        "sub": f"system:serviceaccount:{ns}:{name}",
+    }
+
+
+def legacy_claims(ns, name, uid, secret):
+    """The claims of a legacy secret-based token (no aud, no exp)."""
+    return {
+        "iss": "kubernetes/serviceaccount",
+        "kubernetes.io/serviceaccount/namespace": ns,
+        "kubernetes.io/serviceaccount/secret.name": secret,
+        "kubernetes.io/serviceaccount/service-account.name": name,
+        "kubernetes.io/serviceaccount/service-account.uid": uid,
+        "sub": f"system:serviceaccount:{ns}:{name}",
+    }
+
+
+def make_ca_and_leaf(workdir):
+    """A CA and a 127.0.0.1 server certificate signed by it; returns (ca_pem, cert_path, key_path)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test kubernetes CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca_name).public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                    x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    d = Path(workdir)
+    cert_path, key_path = d / "apiserver.crt", d / "apiserver.key"
+    cert_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    return ca.public_bytes(serialization.Encoding.PEM).decode(), str(cert_path), str(key_path)
+
+
+class FakeApiServer:
+    """TokenReview endpoint on 127.0.0.1 (TLS unless tls=False)."""
+
+    def __init__(self, reviewer_token, tls=True):
+        self.reviewer_token = reviewer_token
+        self.known = {}          # jwt -> (ns, name, uid, token audiences)
+        self.requests = []       # (path, headers dict, body dict)
+        self.workdir = tempfile.mkdtemp(prefix="fake-k8s-")
+        self.ca_pem, cert, key = make_ca_and_leaf(self.workdir)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, status, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if self.path != "/apis/authentication.k8s.io/v1/tokenreviews":
+                    return self.reply(404, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                            "message": "the server could not find the requested resource",
+                                            "reason": "NotFound", "code": 404})
+                bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                if bearer != fake.reviewer_token and bearer not in fake.known:
+                    return self.reply(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                            "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+                self.reply(201, fake.review(body or {}))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def review(self, body):
+        """Answers as kube-apiserver's TokenReview REST handler does."""
+        spec = body.get("spec") or {}
+        token = spec.get("token", "")
+        want = spec.get("audiences") or [API_AUDIENCE]
+        out = {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+               "metadata": {"creationTimestamp": None}, "spec": spec, "status": {"user": {}}}
+        ident = self.known.get(token)
+        if ident is None:
+            out["status"] = {"user": {}, "error": "[invalid bearer token, square/go-jose: error in cryptographic primitive]"}
+            return out
+        ns, name, uid, token_aud = ident
+        matched = [a for a in want if a in token_aud]
+        if not matched:
+            out["status"] = {"user": {}, "error": f"[invalid bearer token, token audiences {token_aud} is invalid for the target audiences {want}]"}
+            return out
+        out["status"] = {
+            "authenticated": True,
+            "user": {"username": f"system:serviceaccount:{ns}:{name}", "uid": uid,
+                     "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"],
+                     "extra": {"authentication.kubernetes.io/pod-name": [f"{name}-pod"]}},
+            "audiences": matched,
+        }
+        return out
+
+    def issue(self, signer, claims):
+        """Signs claims and registers the token as one the cluster issued."""
+        jwt = signer.sign(claims)
+        k8s = claims.get("kubernetes.io")
+        if k8s:
+            ident = (k8s["namespace"], k8s["serviceaccount"]["name"], k8s["serviceaccount"]["uid"])
+        else:
+            ident = (claims["kubernetes.io/serviceaccount/namespace"],
+                     claims["kubernetes.io/serviceaccount/service-account.name"],
+                     claims["kubernetes.io/serviceaccount/service-account.uid"])
+        aud = claims.get("aud") or [API_AUDIENCE]
+        self.known[jwt] = (*ident, aud if isinstance(aud, list) else [aud])
+        return jwt
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --------------------------------------------------------------------------
+# Fixtures and helpers
+# --------------------------------------------------------------------------
+
+import itertools
+import os
+
+import pytest
+
+REVIEWER = "reviewer-" + "r" * 40
+_mounts = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def apiserver():
+    s = FakeApiServer(REVIEWER)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def rsa_signer():
+    return Signer("RS256")
+
+
+@pytest.fixture(scope="module")
+def ec_signer():
+    return Signer("ES256")
+
+
+def fresh_mount(server):
+    """Enables kubernetes auth at a new path and returns that path."""
+    path = f"k8s{next(_mounts)}"
+    r = server.api("POST", f"sys/auth/{path}", {"type": "kubernetes"})
+    assert r.status_code == 204, r.text
+    return path
+
+
+def configure(server, path, apiserver, **extra):
+    body = {"kubernetes_host": apiserver.url, "kubernetes_ca_cert": apiserver.ca_pem,
+            "token_reviewer_jwt": REVIEWER, "disable_local_ca_jwt": True}
+    body.update(extra)
+    r = server.api("POST", f"auth/{path}/config", body)
+    assert r.status_code == 204, r.text
+
+
+def make_role(server, path, name="app", **extra):
+    body = {"bound_service_account_names": ["app"], "bound_service_account_namespaces": ["default"],
+            "token_policies": ["app"], "token_ttl": "1h"}
+    body.update(extra)
+    r = server.api("POST", f"auth/{path}/role/{name}", body)
+    assert r.status_code in (200, 204), r.text
+
+
+def login(server, path, role, jwt):
+    r = server.api("POST", f"auth/{path}/login", {"role": role, "jwt": jwt}, token="")
+    return r.status_code, r.json() if r.content else None
+
+
+def errors(result):
+    status, body = result
+    return status, (body or {}).get("errors")
+
+
+@pytest.fixture(params=["coffer", "openbao"])
+def server(request):
+    """Each behaviour test runs against coffer and the real OpenBao 2.7.2."""
+    return request.getfixturevalue(request.param)
+
+
+# --------------------------------------------------------------------------
+# Configuration and roles
+# --------------------------------------------------------------------------
+
+def test_config_validation_and_read_shape(coffer, openbao, apiserver):
+    def run(s):
+        path = fresh_mount(s)
+        out = [s.api("GET", f"auth/{path}/config").status_code]
+        r = s.api("POST", f"auth/{path}/config", {"kubernetes_host": ""})
+        out.append((r.status_code, r.json()))
+        r = s.api("POST", f"auth/{path}/config", {"kubernetes_host": apiserver.url, "token_reviewer_jwt": REVIEWER,
+                                                  "disable_local_ca_jwt": True})
+        out.append((r.status_code, r.json()))
+        # Outside a pod, the local CA file is missing: OpenBao refuses the write.
+        r = s.api("POST", f"auth/{path}/config", {"kubernetes_host": apiserver.url})
+        out.append((r.status_code, r.json()))
+        configure(s, path, apiserver)
+        out.append(s.api("GET", f"auth/{path}/config").json()["data"])
+        r = s.api("POST", f"auth/{path}/config", {"kubernetes_host": apiserver.url, "kubernetes_ca_cert": apiserver.ca_pem,
+                                                  "disable_local_ca_jwt": True, "pem_keys": ["garbage"]})
+        out.append(r.status_code)
+        return out
+
+    mine, theirs = run(coffer), run(openbao)
+    assert mine == theirs
+    assert mine[0] == 404
+    assert mine[1] == (400, {"errors": ["no host provided"]})
+    assert mine[2] == (400, {"errors": ["kubernetes_ca_cert must be given when disable_local_ca_jwt is true"]})
+    assert mine[4]["token_reviewer_jwt_set"] is True and "token_reviewer_jwt" not in mine[4]
+    assert mine[4]["disable_iss_validation"] is True and mine[4]["pem_keys"] == []
+
+
+def test_role_crud_and_validation(coffer, openbao):
+    def run(s):
+        path = fresh_mount(s)
+        out = [s.api("LIST", f"auth/{path}/role").status_code]
+        make_role(s, path, "app", audience="")
+        make_role(s, path, "Web", bound_service_account_names="web-*,api", bound_service_account_namespaces="*",
+                  audience="vault", alias_name_source="serviceaccount_name", token_max_ttl="2h")
+        out.append(s.api("GET", f"auth/{path}/role/app").json()["data"])
+        out.append(s.api("GET", f"auth/{path}/role/web").json()["data"])
+        out.append(s.api("LIST", f"auth/{path}/role").json()["data"])
+        for body in ({"bound_service_account_names": [], "bound_service_account_namespaces": ["a"]},
+                     {"bound_service_account_names": ["*", "x"], "bound_service_account_namespaces": ["a"]},
+                     {"bound_service_account_names": ["x"]},
+                     {"bound_service_account_names": ["x"], "bound_service_account_namespaces": ["*", "b"]},
+                     {"bound_service_account_names": ["x"], "bound_service_account_namespaces": ["a"], "alias_name_source": "nope"},
+                     {"bound_service_account_names": ["x"], "bound_service_account_namespaces": ["a"], "token_ttl": "2h", "token_max_ttl": "1h"}):
+            r = s.api("POST", f"auth/{path}/role/bad", body)
+            out.append((r.status_code, r.json()))
+        r = s.api("DELETE", f"auth/{path}/role/app")
+        out.append(r.status_code)
+        out.append(s.api("GET", f"auth/{path}/role/app").status_code)
+        return out
+
+    mine, theirs = run(coffer), run(openbao)
+    assert mine == theirs
+    assert mine[1]["alias_name_source"] == "serviceaccount_uid" and "audience" not in mine[1]
+    assert mine[2]["audience"] == "vault"
+
+
+# --------------------------------------------------------------------------
+# Login: each case answered as OpenBao answers it
+# --------------------------------------------------------------------------
+
+def test_login_before_config(server):
+    path = fresh_mount(server)
+    make_role(server, path)
+    assert errors(login(server, path, "app", "x.y.z")) == (500, ["could not load backend configuration"])
+    assert errors(login(server, path, "nope", "x.y.z")) == (400, ['invalid role name "nope"'])
+    assert errors(login(server, path, "", "x.y.z")) == (400, ["missing role"])
+    assert errors(login(server, path, "app", "")) == (400, ["missing jwt"])
+
+
+def check_auth(body, path, role="app", ns="default", name="app", uid="1111-2222", secret=""):
+    auth = body["auth"]
+    assert auth["metadata"] == {"role": role, "service_account_name": name, "service_account_namespace": ns,
+                                "service_account_secret_name": secret, "service_account_uid": uid}
+    assert auth["policies"] == ["app", "default"] and auth["token_policies"] == ["app", "default"]
+    assert auth["lease_duration"] == 3600 and auth["renewable"] is True
+    assert auth["client_token"].startswith("s.")
+
+
+def test_login_via_token_review(server, apiserver, rsa_signer):
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    make_role(server, path)
+    jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", "1111-2222"))
+    before = len(apiserver.requests)
+    status, body = login(server, path, "app", jwt)
+    assert status == 200, body
+    check_auth(body, path)
+    # Exactly one TokenReview, in the v1 shape, with the reviewer JWT as bearer
+    # and the token's own audiences (the role sets none).
+    assert len(apiserver.requests) == before + 1
+    req_path, headers, review = apiserver.requests[-1]
+    assert req_path == "/apis/authentication.k8s.io/v1/tokenreviews"
+    assert headers["authorization"] == f"Bearer {REVIEWER}"
+    assert headers["content-type"] == "application/json" and headers["accept"] == "application/json"
+    assert review == {"metadata": {}, "spec": {"token": jwt, "audiences": [API_AUDIENCE]}, "status": {"user": {}}}
+    # The token is a working token carrying the metadata.
+    look = server.api("GET", "auth/token/lookup-self", token=body["auth"]["client_token"]).json()["data"]
+    assert look["display_name"] == f"{path}-default-app"
+    assert look["meta"]["service_account_uid"] == "1111-2222"
+
+
+def test_login_legacy_token_and_client_jwt_as_bearer(server, apiserver, rsa_signer):
+    path = fresh_mount(server)
+    server.api("POST", f"auth/{path}/config", {"kubernetes_host": apiserver.url, "kubernetes_ca_cert": apiserver.ca_pem,
+                                               "disable_local_ca_jwt": True})
+    make_role(server, path, bound_service_account_names="ap*")
+    jwt = apiserver.issue(rsa_signer, legacy_claims("default", "app", "1111-2222", "app-token"))
+    status, body = login(server, path, "app", jwt)
+    assert status == 200, body
+    check_auth(body, path, secret="app-token")
+    _, headers, review = apiserver.requests[-1]
+    assert headers["authorization"] == f"Bearer {jwt}"
+    assert review == {"metadata": {}, "spec": {"token": jwt}, "status": {"user": {}}}
+
+
+@pytest.mark.parametrize("kind", ["RS256", "ES256"])
+def test_login_via_pem_keys(server, apiserver, kind):
+    signer, other = Signer(kind), Signer(kind)
+    path = fresh_mount(server)
+    configure(server, path, apiserver, pem_keys=[other.public_pem(), signer.public_pem()])
+    make_role(server, path)
+    jwt = apiserver.issue(signer, projected_claims("default", "app", "1111-2222"))
+    status, body = login(server, path, "app", jwt)
+    assert status == 200, body
+    check_auth(body, path)
+    # A token signed by a key not in pem_keys: denied before any TokenReview.
+    forged = apiserver.issue(Signer(kind), projected_claims("default", "app", "1111-2222"))
+    before = len(apiserver.requests)
+    assert errors(login(server, path, "app", forged)) == (403, ["permission denied"])
+    assert len(apiserver.requests) == before
+
+
+def test_pem_keys_do_not_skip_token_review(server, apiserver, rsa_signer):
+    """OpenBao still asks the API server after a good local signature check."""
+    path = fresh_mount(server)
+    configure(server, path, apiserver, pem_keys=[rsa_signer.public_pem()])
+    make_role(server, path)
+    unknown = rsa_signer.sign(projected_claims("default", "app", "never-issued"))  # validly signed, unknown to the cluster
+    assert errors(login(server, path, "app", unknown)) == (403, ["permission denied"])
+
+
+@pytest.mark.parametrize("case", ["expired", "audience", "namespace", "name", "notajwt", "issuer", "future"])
+def test_login_local_refusals(server, apiserver, rsa_signer, case):
+    path = fresh_mount(server)
+    extra = {"issuer": "https://kubernetes.default.svc.cluster.local", "disable_iss_validation": False} if case == "issuer" else {}
+    configure(server, path, apiserver, **extra)
+    make_role(server, path, audience="vault" if case == "audience" else "")
+    now = int(time.time())
+    claims = {
+        "expired": projected_claims("default", "app", "u1", now=now - 7200),
+        "audience": projected_claims("default", "app", "u1", aud=["other"]),
+        "namespace": projected_claims("kube-system", "app", "u1"),
+        "name": projected_claims("default", "admin", "u1"),
+        "issuer": projected_claims("default", "app", "u1", issuer="https://evil"),
+        "future": projected_claims("default", "app", "u1", now=now + 600),
+    }.get(case)
+    jwt = "notajwt" if claims is None else apiserver.issue(rsa_signer, claims)
+    before = len(apiserver.requests)
+    expected = {
+        "expired": "invalid expiration time (exp) claim: token is expired",
+        "audience": "invalid audience (aud) claim: audience claim does not match any expected audience",
+        "namespace": "namespace not authorized",
+        "name": "service account name not authorized",
+        "notajwt": "permission denied",
+        "issuer": "invalid issuer (iss) claim",
+        "future": "invalid not before (nbf) claim: token not yet valid",
+    }[case]
+    assert errors(login(server, path, "app", jwt)) == (403, [expected])
+    assert len(apiserver.requests) == before, "local refusals must not call TokenReview"
+
+
+def test_login_wrong_signature_with_pem_keys(server, apiserver, rsa_signer):
+    path = fresh_mount(server)
+    configure(server, path, apiserver, pem_keys=[rsa_signer.public_pem()])
+    make_role(server, path)
+    good = apiserver.issue(rsa_signer, projected_claims("default", "app", "1111-2222"))
+    h, p, s = good.split(".")
+    flipped = s[:-4] + ("AAAA" if s[-4:] != "AAAA" else "BBBB")
+    assert errors(login(server, path, "app", f"{h}.{p}.{flipped}")) == (403, ["permission denied"])
+
+
+def test_login_token_review_refusals(server, apiserver, rsa_signer):
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    make_role(server, path, audience="vault")
+    # Unknown to the cluster: TokenReview says authenticated=false.
+    unknown = rsa_signer.sign(projected_claims("default", "app", "u-unknown", aud=["vault"]))
+    assert errors(login(server, path, "app", unknown)) == (403, ["permission denied"])
+    _, _, review = apiserver.requests[-1]
+    assert review["spec"]["audiences"] == ["vault"]
+    # The API server names another identity than the claims (uid differs).
+    claims = projected_claims("default", "app", "u1", aud=["vault"])
+    jwt = apiserver.issue(rsa_signer, claims)
+    ns, name, _, aud = apiserver.known[jwt]
+    apiserver.known[jwt] = (ns, name, "another-uid", aud)
+    assert errors(login(server, path, "app", jwt)) == (403, ["permission denied"])
+    # A bad reviewer JWT: the API server answers 401.
+    configure(server, path, apiserver, token_reviewer_jwt="wrong")
+    good = apiserver.issue(rsa_signer, projected_claims("default", "app", "u2", aud=["vault"]))
+    assert errors(login(server, path, "app", good)) == (403, ["permission denied"])
+    configure(server, path, apiserver)
+    assert login(server, path, "app", good)[0] == 200
+
+
+def test_login_unreachable_or_untrusted_api_server(server, apiserver, rsa_signer):
+    path = fresh_mount(server)
+    make_role(server, path)
+    jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", "1111-2222"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    server.api("POST", f"auth/{path}/config", {"kubernetes_host": f"https://127.0.0.1:{closed}",
+                                               "kubernetes_ca_cert": apiserver.ca_pem, "disable_local_ca_jwt": True,
+                                               "token_reviewer_jwt": REVIEWER})
+    assert errors(login(server, path, "app", jwt)) == (403, ["permission denied"])
+    # Reachable, but its certificate is not signed by the configured CA.
+    other_ca, _, _ = make_ca_and_leaf(tempfile.mkdtemp(prefix="other-ca-"))
+    configure(server, path, apiserver, kubernetes_ca_cert=other_ca)
+    before = len(apiserver.requests)
+    assert errors(login(server, path, "app", jwt)) == (403, ["permission denied"])
+    assert len(apiserver.requests) == before
+    configure(server, path, apiserver)
+    assert login(server, path, "app", jwt)[0] == 200
+
+
+def test_plain_http_loopback(server, rsa_signer):
+    plain = FakeApiServer(REVIEWER, tls=False)
+    try:
+        path = fresh_mount(server)
+        configure(server, path, plain)
+        make_role(server, path)
+        jwt = plain.issue(rsa_signer, projected_claims("default", "app", "1111-2222"))
+        assert login(server, path, "app", jwt)[0] == 200
+    finally:
+        plain.stop()
+
+
+def test_coffer_refuses_plain_http_off_loopback(coffer):
+    path = fresh_mount(coffer)
+    r = coffer.api("POST", f"auth/{path}/config", {"kubernetes_host": "http://10.0.0.1:8080",
+                                                   "kubernetes_ca_cert": "x", "disable_local_ca_jwt": True})
+    assert r.status_code == 400 and "loopback" in r.json()["errors"][0]
+
+
+# --------------------------------------------------------------------------
+# Real clients
+# --------------------------------------------------------------------------
+
+def test_bao_cli_login(server, apiserver, ec_signer):
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    make_role(server, path)
+    jwt = apiserver.issue(ec_signer, projected_claims("default", "app", "1111-2222"))
+    out = json.loads(server.bao("login", "-method=kubernetes", f"-path={path}", "-format=json",
+                                "role=app", f"jwt={jwt}", token="").stdout)
+    assert out["auth"]["metadata"]["service_account_name"] == "app"
+    assert out["auth"]["policies"] == ["app", "default"]
+    bad = server.bao("login", "-method=kubernetes", f"-path={path}", "role=app", "jwt=notajwt", token="", check=False)
+    assert bad.returncode != 0 and "permission denied" in (bad.stdout + bad.stderr)
+
+
+def test_hvac_login(server, apiserver, rsa_signer):
+    import hvac
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    make_role(server, path)
+    jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", "1111-2222"))
+    client = hvac.Client(url=server.addr)
+    resp = client.auth.kubernetes.login(role="app", jwt=jwt, mount_point=path)
+    assert resp["auth"]["metadata"]["service_account_namespace"] == "default"
+    assert client.is_authenticated()
+    # hvac's own role helpers read the same shapes.
+    admin = hvac.Client(url=server.addr, token=server.token)
+    role = admin.auth.kubernetes.read_role(name="app", mount_point=path)
+    assert role["bound_service_account_names"] == ["app"]
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.auth.kubernetes.login(role="app", jwt="notajwt", mount_point=path)
+
+
+def test_jwts_never_logged(coffer, apiserver, rsa_signer):
+    path = fresh_mount(coffer)
+    configure(coffer, path, apiserver)
+    make_role(coffer, path)
+    jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", "1111-2222"))
+    unknown = rsa_signer.sign(projected_claims("default", "app", "9999"))
+    login(coffer, path, "app", jwt)
+    login(coffer, path, "app", unknown)
+    logs = coffer.logs()
+    for secret in (jwt, unknown, REVIEWER):
+        assert secret.split(".")[-1] not in logs
