@@ -226,6 +226,12 @@ impl Backend for Transit {
             Route::Restore => keys::restore(self, view, req, caps.get("name")).await?,
             Route::Import => import::import(self, view, req, caps.get("name")).await?,
             Route::WrappingKey => import::get_wrapping_key(self, view).await?,
+            Route::Unsupported => {
+                return Err(Error::Status(
+                    404,
+                    "1 error occurred:\n\t* unsupported path\n\n".into(),
+                ));
+            }
             Route::SoftDelete => keys::soft_delete(self, view, caps.get("name"), false).await?,
             Route::SoftDeleteRestore => {
                 keys::soft_delete(self, view, caps.get("name"), true).await?

@@ -27,6 +27,8 @@ pub enum Route {
     WrappingKey,
     SoftDelete,
     SoftDeleteRestore,
+    /// Anything else below the mount: OpenBao's "unsupported path".
+    Unsupported,
     KeysConfig,
     CacheConfig,
 }
@@ -288,6 +290,13 @@ pub static PATHS: PathTable<Route> = PathTable(&[
         Route::Restore,
         &[Update],
         &["backup", "name", "force"],
+        false
+    ),
+    spec!(
+        "{path*}",
+        Route::Unsupported,
+        &[Read, Update, Delete, List],
+        &[],
         false
     ),
 ]);

@@ -144,7 +144,7 @@ fn sign_item(p: &Policy, item: &Item, opts: &SignOpts) -> std::result::Result<Va
 
 pub async fn sign(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
     let f: OpFields = parse(&req.data)?;
-    let opts = sign_opts(&f, caps.get("urlalgorithm"))?;
+    // OpenBao 2.7.2 checks the key before the signing options.
     let p = t
         .get(view, caps.get("name"))
         .await?
@@ -155,6 +155,7 @@ pub async fn sign(t: &Transit, view: &View, req: &Request, caps: &Captures) -> R
             p.kt.as_str()
         )));
     }
+    let opts = sign_opts(&f, caps.get("urlalgorithm"))?;
     let (items, is_batch) = items(&f, req)?;
     let mut results = Vec::with_capacity(items.len());
     let mut errors = Vec::with_capacity(items.len());
