@@ -149,6 +149,7 @@ class FakeApiServer:
     def __init__(self, reviewer_token, tls=True):
         self.reviewer_token = reviewer_token
         self.known = {}          # jwt -> (ns, name, uid, token audiences)
+        self.namespaces = {"default": {}, "prod-a": {"stage": "prod", "team": "a"}, "dev-b": {"stage": "dev"}}
         self.requests = []       # (path, headers dict, body dict)
         self.workdir = tempfile.mkdtemp(prefix="fake-k8s-")
         self.ca_pem, cert, key = make_ca_and_leaf(self.workdir)
@@ -167,6 +168,21 @@ class FakeApiServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_GET(self):
+                fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, None))
+                bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                if bearer != fake.reviewer_token:
+                    return self.reply(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                            "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+                ns = self.path.removeprefix("/api/v1/namespaces/")
+                if ns not in fake.namespaces:
+                    return self.reply(404, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                            "message": f'namespaces "{ns}" not found', "reason": "NotFound",
+                                            "details": {"name": ns, "kind": "namespaces"}, "code": 404})
+                self.reply(200, {"kind": "Namespace", "apiVersion": "v1",
+                                 "metadata": {"name": ns, "uid": "ns-" + ns, "labels": fake.namespaces[ns]},
+                                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
@@ -550,6 +566,23 @@ def test_plain_http_loopback(server, rsa_signer):
         assert login(server, path, "app", jwt)[0] == 200
     finally:
         plain.stop()
+
+
+@pytest.mark.parametrize("form", ["json", "yaml"])
+def test_namespace_selector(server, apiserver, rsa_signer, form):
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    selector = ('{"matchLabels":{"stage":"prod"}}' if form == "json" else "matchLabels:\n  stage: prod\n")
+    make_role(server, path, bound_service_account_namespaces=[], bound_service_account_namespace_selector=selector)
+    assert server.api("GET", f"auth/{path}/role/app").json()["data"]["bound_service_account_namespace_selector"] == selector
+    ok = apiserver.issue(rsa_signer, projected_claims("prod-a", "app", f"sel-{form}-1"))
+    assert login(server, path, "app", ok)[0] == 200
+    assert any(p == "/api/v1/namespaces/prod-a" for p, _, _ in apiserver.requests)
+    dev = apiserver.issue(rsa_signer, projected_claims("dev-b", "app", f"sel-{form}-2"))
+    assert errors(login(server, path, "app", dev)) == (403, ["namespace not authorized"])
+    r = server.api("POST", f"auth/{path}/role/bad", {"bound_service_account_names": "x",
+                                                    "bound_service_account_namespace_selector": '{"matchExpressions":[]}'})
+    assert (r.status_code, r.json()) == (400, {"errors": ['invalid "bound_service_account_namespace_selector" configured']})
 
 
 def test_coffer_refuses_plain_http_off_loopback(coffer):

@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod login;
 pub mod model;
 pub mod review;
+pub mod selector;
 
 use async_trait::async_trait;
 use coffer_core::fields;

@@ -301,7 +301,9 @@ impl ServiceAccount {
                         sa.uid = str_claim(acct, "uid")?;
                     }
                     Some(_) => {
-                        return Err("claim \"kubernetes.io.serviceaccount\" is not an object".into());
+                        return Err(
+                            "claim \"kubernetes.io.serviceaccount\" is not an object".into()
+                        );
                     }
                 }
             }

@@ -12,7 +12,8 @@ use zeroize::Zeroizing;
 
 use super::jwt::{Expected, Jws, JwtError, PublicKey, ServiceAccount, check_claims};
 use super::model::{ALIAS_NAME, Config, Role, SecretString};
-use super::review::{ReviewRequest, Reviewer};
+use super::review::{Api, ReviewError, ReviewRequest, Reviewer};
+use super::selector::Selector;
 use super::{CONFIG_KEY, role_key};
 use crate::framework::Ctx;
 
@@ -81,6 +82,19 @@ fn display_prefix(mount_point: &str) -> String {
         .replace('/', "-")
 }
 
+/// Does the namespace's labels satisfy the role's namespace selector?
+async fn namespace_selected(
+    reviewer: &Reviewer,
+    api: &Api<'_>,
+    role: &Role,
+    namespace: &str,
+) -> Result<bool, ReviewError> {
+    let selector = Selector::parse(&role.bound_service_account_namespace_selector)
+        .map_err(ReviewError::Namespace)?;
+    let labels = reviewer.namespace_labels(api, namespace).await?;
+    Ok(selector.matches(&labels))
+}
+
 pub async fn login(
     ctx: &Ctx<'_>,
     reviewer: &Reviewer,
@@ -134,8 +148,27 @@ pub async fn login(
             "service account name not authorized".into(),
         ));
     }
+    let reviewer_token = reviewer_jwt(&cfg).await;
     if !role.namespace_allowed(&sa.namespace) {
-        return Err(Error::Forbidden("namespace not authorized".into()));
+        let selected = if role.bound_service_account_namespace_selector.is_empty() {
+            Ok(false)
+        } else {
+            let api = Api {
+                host: &cfg.host,
+                ca_pem: &ca,
+                bearer: reviewer_token.expose(),
+            };
+            namespace_selected(reviewer, &api, &role, &sa.namespace).await
+        };
+        match selected {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::Forbidden("namespace not authorized".into())),
+            Err(e) => {
+                return Err(Error::Forbidden(format!(
+                    "namespace not authorized err={e}"
+                )));
+            }
+        }
     }
     let alias = if role.alias_name_source == ALIAS_NAME {
         if sa.namespace.is_empty() || sa.name.is_empty() {
@@ -151,7 +184,6 @@ pub async fn login(
         sa.uid.clone()
     };
 
-    let reviewer_token = reviewer_jwt(&cfg).await;
     let bearer = if reviewer_token.is_empty() {
         f.jwt.as_str()
     } else {

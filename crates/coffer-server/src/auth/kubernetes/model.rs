@@ -218,10 +218,11 @@ impl Role {
         {
             return Err("\"bound_service_account_namespaces\" can not be empty if \"bound_service_account_namespace_selector\" is not set".into());
         }
-        if !self.bound_service_account_namespace_selector.is_empty() {
-            // Matching needs a namespace lookup against the API server, which
-            // coffer does not do yet; refuse rather than silently never match.
-            return Err("\"bound_service_account_namespace_selector\" is not supported by coffer yet: use \"bound_service_account_namespaces\"".into());
+        if !self.bound_service_account_namespace_selector.is_empty()
+            && super::selector::Selector::parse(&self.bound_service_account_namespace_selector)
+                .is_err()
+        {
+            return Err("invalid \"bound_service_account_namespace_selector\" configured".into());
         }
         if self.bound_service_account_namespaces.len() > 1
             && self

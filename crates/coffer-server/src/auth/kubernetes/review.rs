@@ -47,6 +47,8 @@ pub enum ReviewError {
     Status(u16),
     #[error("lookup failed: {0}")]
     Lookup(String),
+    #[error("{0}")]
+    Namespace(String),
     #[error("lookup failed: service account jwt not valid")]
     NotAuthenticated,
     #[error(
@@ -132,6 +134,14 @@ pub struct Reviewer {
     tls: Mutex<Option<(String, Arc<ClientConfig>)>>,
 }
 
+/// How to reach the API server.
+pub struct Api<'a> {
+    pub host: &'a str,
+    pub ca_pem: &'a str,
+    /// The bearer for the call.
+    pub bearer: &'a str,
+}
+
 /// What to review and how to reach the API server.
 pub struct ReviewRequest<'a> {
     pub host: &'a str,
@@ -169,27 +179,80 @@ impl Reviewer {
 
     /// Calls TokenReview and checks the answer as OpenBao does.
     pub async fn review(&self, r: &ReviewRequest<'_>) -> Result<Reviewed, ReviewError> {
-        let target = parse_host(r.host).map_err(ReviewError::Host)?;
         let mut spec = json!({"token": r.jwt});
         if !r.audiences.is_empty() {
             spec["audiences"] = json!(r.audiences);
         }
         let body = json!({"metadata": {}, "spec": spec, "status": {"user": {}}}).to_string();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", r.bearer.trim()))
+        let api = Api {
+            host: r.host,
+            ca_pem: r.ca_pem,
+            bearer: r.bearer,
+        };
+        let (status, body) = self.call(&api, PATH, Some(body)).await?;
+        check_response(status, &body, r.audiences)
+    }
+
+    /// `GET /api/v1/namespaces/<ns>`: the namespace's labels (for
+    /// `bound_service_account_namespace_selector`).
+    pub async fn namespace_labels(
+        &self,
+        api: &Api<'_>,
+        namespace: &str,
+    ) -> Result<serde_json::Map<String, Value>, ReviewError> {
+        if api.bearer.is_empty() {
+            return Err(ReviewError::Namespace(
+                "namespace lookup failed: TokenReviewer JWT needs to be configured to use namespace selectors".into(),
+            ));
+        }
+        if namespace.is_empty()
+            || !namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(ReviewError::Namespace(format!(
+                "invalid namespace name {namespace:?}"
+            )));
+        }
+        let (status, body) = self
+            .call(api, &format!("/api/v1/namespaces/{namespace}"), None)
+            .await?;
+        if status != 200 {
+            return Err(ReviewError::Namespace(format!(
+                "failed to get namespace (code {status})"
+            )));
+        }
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| ReviewError::Namespace(format!("malformed namespace object: {e}")))?;
+        Ok(v.pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// One HTTP/1.1 exchange with the API server, under the timeouts.
+    async fn call(
+        &self,
+        api: &Api<'_>,
+        api_path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, Bytes), ReviewError> {
+        let target = parse_host(api.host).map_err(ReviewError::Host)?;
+        let base = target.uri.path().strip_suffix(PATH).unwrap_or("");
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", api.bearer.trim()))
             .map_err(|_| ReviewError::Http("bearer token is not a valid header value".into()))?;
-        auth.set_sensitive(true);
-        let origin = target
-            .uri
-            .path_and_query()
-            .map_or(PATH, |p| p.as_str())
-            .to_owned();
-        let req = Request::post(origin)
+        bearer.set_sensitive(true);
+        let builder = match body {
+            Some(_) => Request::post(format!("{base}{api_path}")),
+            None => Request::get(format!("{base}{api_path}")),
+        };
+        let req = builder
             .header(HOST, target.authority.as_str())
-            .header(AUTHORIZATION, auth)
+            .header(AUTHORIZATION, bearer)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, "coffer-kubernetes-auth")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| ReviewError::Http(e.to_string()))?;
         let exchange = async {
             let tcp = tokio::time::timeout(
@@ -202,7 +265,7 @@ impl Reviewer {
             if target.tls {
                 let name = ServerName::try_from(target.host.clone())
                     .map_err(|e| ReviewError::Host(e.to_string()))?;
-                let tls = TlsConnector::from(self.tls_config(r.ca_pem)?)
+                let tls = TlsConnector::from(self.tls_config(api.ca_pem)?)
                     .connect(name, tcp)
                     .await
                     .map_err(|e| ReviewError::Connect(e.to_string()))?;
@@ -211,10 +274,9 @@ impl Reviewer {
                 send(tcp, req).await
             }
         };
-        let (status, body) = tokio::time::timeout(TOTAL_TIMEOUT, exchange)
+        tokio::time::timeout(TOTAL_TIMEOUT, exchange)
             .await
-            .map_err(|_| ReviewError::Timeout(TOTAL_TIMEOUT))??;
-        check_response(status, &body, r.audiences)
+            .map_err(|_| ReviewError::Timeout(TOTAL_TIMEOUT))?
     }
 }
 
