@@ -532,12 +532,55 @@ ERROR_CASES = [
 ]
 
 
+ERROR_CASES += [
+    ("POST", "transit/decrypt/errk-ed", {"ciphertext": "vault:v1:AAAA"}),
+    ("POST", "transit/datakey/plaintext/errk-ed", {}),
+    ("POST", "transit/hmac/errk-hm", {"input": b64(b"x")}),
+    ("POST", "transit/hmac/errk-ed/sha2-512", {"input": b64(b"x")}),
+    ("GET", "transit/export/public-key/errk", None),
+    ("GET", "transit/export/signing-key/errk-rsa", None),
+    ("POST", "transit/restore/errk", {"backup": "!!"}),
+    ("GET", "transit/backup/no-such-key", None),
+    ("POST", "transit/keys/no-such-key/trim", {"min_available_version": 1}),
+    ("POST", "transit/keys/errk-new", {"type": "aes256-gcm96", "key_size": 32}),
+    ("POST", "transit/keys/errk-new", {"type": "hmac", "key_size": 600}),
+    ("POST", "transit/keys/errk-new", {"type": "ecdsa-p256", "derived": True}),
+    ("POST", "transit/keys/errk-new", {"type": "ed25519", "derived": True, "convergent_encryption": True}),
+    ("POST", "transit/encrypt/errk-new2", {"plaintext": b64(b"x"), "type": "ed25519"}),
+    ("POST", "transit/encrypt/errk-new3", {"plaintext": b64(b"x"), "type": "ecdsa-p256"}),
+    ("POST", "transit/encrypt/errk", {"plaintext": b64(b"x"), "context": b64(b"c")}),
+    ("POST", "transit/encrypt/errk-rsa", {"plaintext": b64(b"x"), "associated_data": b64(b"a")}),
+    ("POST", "transit/sign/errk-ed", {"input": b64(b"x"), "key_version": 5}),
+    ("POST", "transit/sign/errk-ed", {"input": b64(b"x"), "key_version": -1}),
+    ("POST", "transit/verify/errk-ed", {"input": b64(b"x"), "signature": "vault:v2:AAAA"}),
+    ("POST", "transit/verify/errk-ed", {"input": b64(b"x"), "signature": "vault:v1:!!"}),
+    ("POST", "transit/verify/errk", {"input": b64(b"x"), "hmac": "garbage"}),
+    ("POST", "transit/sign/errk-rsa", {"input": b64(b"x"), "signature_algorithm": "bogus"}),
+    ("POST", "transit/sign/errk-ed", {"batch_input": [{"input": b64(b"x"), "context": "!!"}]}),
+    ("POST", "transit/encrypt/errk", {"batch_input": [{"plaintext": b64(b"x"), "key_version": 3}]}),
+    ("POST", "transit/decrypt/errk", {"batch_input": [{"ciphertext": "vault:v1:AAAA", "reference": "z"}], "partial_failure_response_code": 207}),
+]
+
+
 @pytest.mark.parametrize("method,path,body", ERROR_CASES, ids=[f"{m} {p} {b}" for m, p, b in ERROR_CASES])
 def test_error_answers_match_openbao(servers, method, path, body):
     for s in servers:
         call(s, "POST", "transit/keys/errk", {})
+        call(s, "POST", "transit/keys/errk-ed", {"type": "ed25519"})
+        call(s, "POST", "transit/keys/errk-hm", {"type": "hmac", "key_size": 32})
+        call(s, "POST", "transit/keys/errk-rsa", {"type": "rsa-2048"})
     (cs, cj), (os_, oj) = both(servers, method, path, body)
-    assert cs < 500 or os_ >= 500, f"coffer {cs} {cj}"
+    if path.startswith("transit/backup/") and os_ == 500 and "disallowed" in oj["errors"][0]:
+        # The catalog records this refusal as a 500; coffer keeps it exactly.
+        assert (cs, cj["errors"]) == (os_, oj["errors"])
+        return
+    assert cs < 500, f"coffer {cs} {cj}"
+    if os_ == 500:
+        # OpenBao reports some bad input as a server error; coffer answers 400
+        # with the same message (without Go's multierror wrapping).
+        assert cs == 400, f"coffer {cs} {cj} vs openbao {os_} {oj}"
+        assert cj["errors"][0] in oj["errors"][0], f"coffer {cj} vs openbao {oj}"
+        return
     assert cs == os_, f"coffer {cs} {cj} vs openbao {os_} {oj}"
     assert norm(cj) == norm(oj), f"coffer {cj} vs openbao {oj}"
 

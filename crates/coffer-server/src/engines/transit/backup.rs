@@ -166,7 +166,7 @@ fn version_from(kt: KeyType, e: &Value) -> Result<Option<StoredVersion>> {
 /// Parses a backup made by coffer or by OpenBao.
 pub fn decode(backup: &str) -> Result<Policy> {
     let malformed = || bad("invalid backup: not a transit key backup");
-    let bytes = Zeroizing::new(codec::decode(backup).map_err(|_| malformed())?);
+    let bytes = Zeroizing::new(codec::decode(backup).map_err(|e| bad(e.to_string()))?);
     let doc: Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
     let pol = doc.get("policy").ok_or_else(malformed)?;
     let code = int(pol, "type");

@@ -78,6 +78,9 @@ fn new_policy(name: &str, f: &KeyFields) -> Result<(PolicyMeta, KeyType)> {
         )));
     }
     let key_size = match (kt, f.key_size) {
+        (KeyType::Hmac, n) if n != 0 && !(HMAC_MIN..=HMAC_MAX).contains(&n) => {
+            return Err(bad(format!("invalid key_size {n}")));
+        }
         (KeyType::Hmac, n) if !(HMAC_MIN..=HMAC_MAX).contains(&n) => {
             return Err(bad(format!(
                 "1 error occurred:\n\t* invalid key size for HMAC key, must be between {HMAC_MIN} and {HMAC_MAX} bytes\n\n"
@@ -327,8 +330,14 @@ pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
         "encryption-key" if !p.kt.supports_encryption() => {
             return Err(bad("encryption not supported for the key"));
         }
-        "signing-key" | "public-key" if !p.kt.supports_signing() => {
+        "signing-key" if !p.kt.supports_signing() => {
             return Err(bad("signing not supported for the key"));
+        }
+        "public-key" if !p.kt.supports_signing() => {
+            return Err(bad(format!(
+                "unknown key type {} for export type public-key",
+                p.kt.as_str()
+            )));
         }
         _ => {}
     }
@@ -370,7 +379,10 @@ pub async fn export(t: &Transit, view: &View, req: &Request, caps: &Captures) ->
 }
 
 pub async fn backup(t: &Transit, view: &View, name: &str) -> Result<Response> {
-    let p = t.get(view, name).await?.ok_or(Error::NotFound)?;
+    let p = t
+        .get(view, name)
+        .await?
+        .ok_or_else(|| bad(format!("key {name:?} not found")))?;
     p.usable()?;
     if !p.meta.exportable {
         return Err(Error::Status(

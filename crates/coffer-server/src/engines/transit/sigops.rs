@@ -7,7 +7,6 @@ use coffer_core::paths::Captures;
 use serde_json::{Value, json};
 
 use super::Transit;
-use super::aead::{parse_tagged, tagged_version};
 use super::codec;
 use super::fields::{self, Item, OpFields, b64, sign_opts};
 use super::keytype::HashAlg;
@@ -187,12 +186,28 @@ fn verify_hmac(
     hash: HashAlg,
     value: &str,
 ) -> std::result::Result<bool, String> {
+    // OpenBao's own checks and texts for HMAC verification, in its order.
     p.usable().map_err(|e| e.to_string())?;
     let input = input_of(item, "missing input")?;
-    let (ver, payload) = parse_tagged(value, "hmac").map_err(|e| e.to_string())?;
-    let ver = tagged_version(p, ver, "hmac").map_err(|e| e.to_string())?;
-    let expected = codec::decode(payload).map_err(|_| "invalid base64 hmac value".to_owned())?;
-    let key = &p.version(ver).map_err(|e| e.to_string())?.hmac_key;
+    let rest = value
+        .strip_prefix("vault:v")
+        .ok_or("invalid HMAC to verify: no prefix")?;
+    let (ver, payload) = rest
+        .split_once(':')
+        .ok_or("invalid HMAC: wrong number of fields")?;
+    let ver: i64 = ver
+        .parse()
+        .map_err(|_| "invalid HMAC: version number could not be decoded")?;
+    let expected = codec::decode(payload)
+        .map_err(|e| format!("unable to decode verification HMAC as base64: {e}"))?;
+    if ver > i64::from(p.meta.latest_version) {
+        return Err("invalid HMAC: version is too new".into());
+    }
+    let min = i64::from(p.meta.min_decryption_version);
+    if ver < 0 || (min > 0 && ver < min) {
+        return Err("cannot verify HMAC: version is too old (disallowed by policy)".into());
+    }
+    let key = &p.version(ver as u32).map_err(|e| e.to_string())?.hmac_key;
     Ok(hash.mac_verify(key, &input, &expected))
 }
 
