@@ -825,6 +825,15 @@ def test_openbao_key_imported_into_coffer(servers, ktype):
         assert call(c, "POST", f"transit/verify/{name}", {"input": msg, "signature": sig})[1]["data"]["valid"] is True
     same_status = call(c, "POST", f"transit/keys/{name}/rotate", {})
     assert same_status[0] == 400 and "does not allow rotation" in same_status[1]["errors"][0]
+    if ktype in AEAD_TYPES:
+        # a second OpenBao version arrives through import_version
+        call(o, "POST", f"transit/keys/{name}/rotate", {})
+        v2 = unb64(call(o, "GET", f"transit/export/{kind}/{name}/2")[1]["data"]["keys"]["2"])
+        s, j = call(c, "POST", f"transit/keys/{name}/import_version", {"ciphertext": wrap_for_openbao(c, v2)})
+        assert s == 204, j
+        ct = call(o, "POST", f"transit/encrypt/{name}", {"plaintext": msg})[1]["data"]["ciphertext"]
+        assert ct.startswith("vault:v2:")
+        assert call(c, "POST", f"transit/decrypt/{name}", {"ciphertext": ct})[1]["data"]["plaintext"] == msg
 
 
 IMPORT_ERRORS = [
@@ -834,6 +843,14 @@ IMPORT_ERRORS = [
     ("imp-err-empty", {}),
     ("imp-err-type", {"type": "des", "ciphertext": b64(b"x" * 600)}),
 ]
+
+
+def test_import_version_errors_are_4xx(servers):
+    c, _ = servers
+    call(c, "POST", "transit/keys/not-imported", {})
+    for name, body in (("not-imported", {"ciphertext": b64(b"x" * 600)}), ("absent-key", {"ciphertext": b64(b"x" * 600)})):
+        s, j = call(c, "POST", f"transit/keys/{name}/import_version", body)
+        assert 400 <= s < 500 and j["errors"], (s, j)
 
 
 @pytest.mark.parametrize("name,body", IMPORT_ERRORS, ids=[n for n, _ in IMPORT_ERRORS])

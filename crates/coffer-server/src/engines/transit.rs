@@ -225,6 +225,9 @@ impl Backend for Transit {
             Route::Backup => keys::backup(self, view, caps.get("name")).await?,
             Route::Restore => keys::restore(self, view, req, caps.get("name")).await?,
             Route::Import => import::import(self, view, req, caps.get("name")).await?,
+            Route::ImportVersion => {
+                import::import_version(self, view, req, caps.get("name")).await?
+            }
             Route::WrappingKey => import::get_wrapping_key(self, view).await?,
             Route::Unsupported => {
                 return Err(Error::Status(

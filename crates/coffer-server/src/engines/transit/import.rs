@@ -209,3 +209,58 @@ pub async fn import(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
     }
     Ok(Response::empty())
 }
+
+/// `keys/<name>/import_version`: a new latest version from wrapped material.
+pub async fn import_version(
+    t: &Transit,
+    view: &View,
+    req: &Request,
+    name: &str,
+) -> Result<Response> {
+    let f: ImportFields = parse(&req.data)?;
+    let p = t.get(view, name).await?.ok_or_else(|| {
+        bad(format!(
+            "no key found with name {name}; to import a new key, use the import/ endpoint"
+        ))
+    })?;
+    if !p.meta.imported_key {
+        return Err(bad(
+            "the import_version endpoint can only be used with an imported key",
+        ));
+    }
+    if p.meta.convergent_encryption {
+        return Err(bad(
+            "import_version cannot be used on keys with convergent encryption enabled",
+        ));
+    }
+    if req.data.contains_key("version") {
+        return Err(bad(
+            "coffer imports private keys only, so existing versions cannot be updated; omit 'version' to add a new one",
+        ));
+    }
+    if f.ciphertext.is_empty() {
+        return Err(bad(if f.public_key.is_empty() {
+            "at least one of 'ciphertext' or 'public_key' must be set"
+        } else {
+            "importing only a public key is not supported by coffer"
+        }));
+    }
+    p.usable()?;
+    let kt = p.kt;
+    let material = unwrap(t, view, &f.ciphertext, &f.hash_function).await?;
+    if kt == KeyType::Hmac && material.len() != p.meta.key_size as usize {
+        return Err(bad(format!(
+            "invalid key size {} bytes for key type hmac",
+            material.len()
+        )));
+    }
+    let secret = secret_from_import(kt, &material).map_err(bad)?;
+    let version = KeyVersion::from_secret(kt, secret).map_err(Error::internal)?;
+    t.update(view, name, |p| {
+        p.usable()?;
+        p.add_version(version);
+        Ok(())
+    })
+    .await?;
+    Ok(Response::empty())
+}

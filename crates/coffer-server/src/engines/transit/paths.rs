@@ -24,6 +24,7 @@ pub enum Route {
     Backup,
     Restore,
     Import,
+    ImportVersion,
     WrappingKey,
     SoftDelete,
     SoftDeleteRestore,
@@ -122,6 +123,13 @@ pub static PATHS: PathTable<Route> = PathTable(&[
             "auto_rotate_period",
             "context",
         ],
+        false
+    ),
+    spec!(
+        "keys/{name}/import_version",
+        Route::ImportVersion,
+        &[Update],
+        &["ciphertext", "hash_function", "public_key", "version"],
         false
     ),
     spec!("wrapping_key", Route::WrappingKey, &[Read], &[], false),
