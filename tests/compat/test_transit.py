@@ -625,6 +625,40 @@ def test_bad_input_is_a_clear_4xx(servers, method, path, body):
     assert all(m and m[0].islower() or m.startswith("Field") or m.startswith("'") for m in msgs if m), msgs
 
 
+GARBAGE_BODIES = [
+    {}, {"x": 1}, {"plaintext": 5}, {"plaintext": None}, {"ciphertext": ["a"]}, {"input": {"a": 1}},
+    {"batch_input": {"a": 1}}, {"batch_input": [None]}, {"batch_input": [{"plaintext": {"x": 1}}]},
+    {"key_version": "x"}, {"key_version": -5}, {"bits": -1}, {"context": "%%"}, {"type": 7},
+    {"min_decryption_version": "many"}, {"backup": 12}, {"ciphertext": "vault:v1:" + "A" * 5000},
+    {"signature": "vault:v1:", "input": ""}, {"hmac": "vault:v0:", "input": ""}, {"salt_length": "-7"},
+]
+GARBAGE_PATHS = [
+    "transit/keys/gk", "transit/keys/gk/config", "transit/keys/gk/rotate", "transit/keys/gk/trim",
+    "transit/encrypt/gk", "transit/decrypt/gk", "transit/rewrap/gk", "transit/datakey/plaintext/gk",
+    "transit/hmac/gk", "transit/sign/gk-rsa", "transit/verify/gk-rsa", "transit/verify/gk", "transit/random",
+    "transit/hash", "transit/restore", "transit/keys/gk/import", "transit/keys/gk-ec/import_version",
+    "transit/sign/gk-ec/sha2-512", "transit/verify/gk-ed",
+]
+
+
+def test_garbage_never_answers_5xx(servers):
+    c, _ = servers
+    call(c, "POST", "transit/keys/gk", {"exportable": True})
+    call(c, "POST", "transit/keys/gk-rsa", {"type": "rsa-2048"})
+    call(c, "POST", "transit/keys/gk-ec", {"type": "ecdsa-p256"})
+    call(c, "POST", "transit/keys/gk-ed", {"type": "ed25519", "derived": True})
+    bad = []
+    for path in GARBAGE_PATHS:
+        for body in GARBAGE_BODIES:
+            s, j = call(c, "POST", path, body)
+            if s >= 500:
+                bad.append((path, body, s, j))
+        s, j = call(c, "POST", path, raw="{not json")
+        if s != 400:
+            bad.append((path, "{not json", s, j))
+    assert not bad, bad[:5]
+
+
 # ------------------------------------------------------------- cross-decryption
 
 @pytest.mark.parametrize("ktype", ["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305"])
