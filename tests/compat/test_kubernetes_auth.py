@@ -157,6 +157,7 @@ class FakeApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *a):
                 pass
@@ -627,14 +628,42 @@ def test_hvac_login(server, apiserver, rsa_signer):
         client.auth.kubernetes.login(role="app", jwt="notajwt", mount_point=path)
 
 
-def test_jwts_never_logged(coffer, apiserver, rsa_signer):
-    path = fresh_mount(coffer)
-    configure(coffer, path, apiserver)
-    make_role(coffer, path)
-    jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", "1111-2222"))
-    unknown = rsa_signer.sign(projected_claims("default", "app", "9999"))
-    login(coffer, path, "app", jwt)
-    login(coffer, path, "app", unknown)
-    logs = coffer.logs()
+def test_jwts_never_logged(apiserver, rsa_signer, workdir):
+    """Neither the server log (at trace level) nor the audit log holds a JWT."""
+    from conftest import start_coffer_config
+    audit_file = os.path.join(workdir, "audit.log")
+    config = f"""
+listener "tcp" {{
+  address = "127.0.0.1:PORT"
+  tls_disable = true
+}}
+storage "file" {{
+  path = "{workdir}/data"
+}}
+log_level = "trace"
+audit "file" "file" {{
+  options {{
+    file_path = "{audit_file}"
+  }}
+}}
+"""
+    s = start_coffer_config(config, workdir)
+    try:
+        init = s.api("PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token="").json()
+        s.api("PUT", "sys/unseal", {"key": init["keys_base64"][0]}, token="")
+        s.token = init["root_token"]
+        path = fresh_mount(s)
+        configure(s, path, apiserver)
+        make_role(s, path)
+        jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", "logged-1"))
+        unknown = rsa_signer.sign(projected_claims("default", "app", "logged-2"))
+        assert login(s, path, "app", jwt)[0] == 200
+        assert login(s, path, "app", unknown)[0] == 403
+        logs = s.logs()
+        audit = Path(audit_file).read_text()
+    finally:
+        s.kill()
+    assert f"auth/{path}/login" in audit
     for secret in (jwt, unknown, REVIEWER):
         assert secret.split(".")[-1] not in logs
+        assert secret.split(".")[-1] not in audit
