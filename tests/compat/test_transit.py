@@ -177,6 +177,28 @@ def test_mount_settings_match_openbao(coffer, openbao):
     same(pair, "POST", "transit-cfg/cache-config", {"size": 5}, status=400)
 
 
+def test_acl_create_versus_update_matches_openbao(servers):
+    """keys/<k> writes are always `update`; encrypt on a missing key is `create`."""
+    policy = '''
+path "transit/keys/*" { capabilities = ["update"] }
+path "transit/encrypt/*" { capabilities = ["create"] }
+'''
+    results = []
+    for s in servers:
+        assert call(s, "PUT", "sys/policies/acl/transit-acl", {"policy": policy})[0] == 204
+        tok = call(s, "POST", "auth/token/create", {"policies": ["transit-acl"]})[1]["auth"]["client_token"]
+        codes = []
+        for method, path, body in (
+            ("POST", "transit/keys/acl-k", {}),
+            ("POST", "transit/encrypt/acl-new", {"plaintext": b64(b"x")}),
+            ("POST", "transit/encrypt/acl-new", {"plaintext": b64(b"x")}),
+            ("POST", "transit/encrypt/acl-k", {"plaintext": b64(b"x")}),
+        ):
+            codes.append(s.api(method, path, body, token=tok).status_code)
+        results.append(codes)
+    assert results[0] == results[1] == [200, 200, 403, 403], results
+
+
 def test_batch_encrypt_mixed_results(servers):
     body = {"batch_input": [{"plaintext": b64(b"a")}, {"plaintext": b64(b"b"), "reference": "r2"}, {"plaintext": "!!bad"}]}
     cj = same(servers, "POST", "transit/encrypt/batch", body, status=400)

@@ -260,7 +260,7 @@ impl Backend for Transit {
             return Ok(None);
         };
         match matched.spec.route {
-            Route::Key | Route::Encrypt => Ok(Some(
+            Route::Encrypt => Ok(Some(
                 self.get(ctx.view, matched.get("name")).await?.is_some(),
             )),
             _ => Ok(None),

@@ -182,7 +182,8 @@ pub static PATHS: PathTable<Route> = PathTable(&[
             "key_size",
             "context",
         ],
-        true
+        // OpenBao has no existence check here: every write is an `update`.
+        false
     ),
     spec!(
         "encrypt/{name}",
