@@ -513,6 +513,54 @@ def test_login_wrong_signature_with_pem_keys(server, apiserver, rsa_signer):
     assert errors(login(server, path, "app", f"{h}.{p}.{flipped}")) == (403, ["permission denied"])
 
 
+def test_login_response_matches_openbao(coffer, openbao, apiserver, ec_signer):
+    """The whole auth block, normalised, is the same on both servers."""
+    def run(s):
+        path = fresh_mount(s)
+        configure(s, path, apiserver)
+        make_role(s, path, token_max_ttl="2h", token_num_uses=3)
+        jwt = apiserver.issue(ec_signer, projected_claims("default", "app", f"same-{s.name}"))
+        status, body = login(s, path, "app", jwt)
+        assert status == 200, body
+        auth = body["auth"]
+        auth["client_token"] = auth["client_token"][:2]
+        auth["accessor"] = len(auth["accessor"])
+        auth["entity_id"] = bool(auth["entity_id"])
+        auth["metadata"]["service_account_uid"] = "<uid>"
+        body["request_id"] = "<id>"
+        return status, body
+
+    assert run(coffer) == run(openbao)
+
+
+def test_login_bound_cidrs(server, apiserver, rsa_signer):
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    make_role(server, path, token_bound_cidrs=["10.0.0.0/8"])
+    jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", "cidr-1"))
+    assert errors(login(server, path, "app", jwt)) == (403, ["permission denied"])
+    make_role(server, path, token_bound_cidrs=["127.0.0.0/8"])
+    assert login(server, path, "app", jwt)[0] == 200
+
+
+@pytest.mark.parametrize("keys", [False, True])
+def test_login_unexpected_algorithms(server, apiserver, keys):
+    """PS256 (valid signature) and HS256 tokens: refused as OpenBao refuses them."""
+    signer = Signer("RS256")
+    path = fresh_mount(server)
+    configure(server, path, apiserver, **({"pem_keys": [signer.public_pem()]} if keys else {}))
+    make_role(server, path)
+    claims = projected_claims("default", "app", "alg-1")
+    h = b64url(json.dumps({"alg": "PS256"}).encode())
+    p = b64url(json.dumps(claims).encode())
+    sig = signer.key.sign(f"{h}.{p}".encode(), padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    ps = f"{h}.{p}.{b64url(sig)}"
+    unexpected = "invalid algorithm (alg) header parameter: token signed with unexpected algorithm"
+    assert errors(login(server, path, "app", ps)) == (403, [unexpected])
+    hs = f"{b64url(json.dumps({'alg': 'HS256'}).encode())}.{p}.{b64url(b'x' * 32)}"
+    assert errors(login(server, path, "app", hs)) == (403, ["permission denied"])
+
+
 def test_login_token_review_refusals(server, apiserver, rsa_signer):
     path = fresh_mount(server)
     configure(server, path, apiserver)

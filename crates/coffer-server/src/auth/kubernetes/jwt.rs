@@ -14,6 +14,11 @@ use serde_json::{Map, Value};
 
 /// Algorithms OpenBao accepts for Kubernetes tokens.
 const SUPPORTED_ALGS: &[&str] = &["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"];
+/// Algorithms the JWS parser accepts at all (anything else, e.g. `HS256` or
+/// `none`, is an unparseable token: a bare `permission denied`).
+const PARSE_ALGS: &[&str] = &[
+    "ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+];
 /// go-jose's default clock-skew leeway.
 const CLOCK_SKEW: i64 = 60;
 /// cap/jwt's default leeway used to derive a missing `exp` or `nbf`.
@@ -137,6 +142,7 @@ impl<'a> Jws<'a> {
         let alg = header
             .get("alg")
             .and_then(Value::as_str)
+            .filter(|a| PARSE_ALGS.contains(a))
             .ok_or(JwtError::Signature)?
             .to_owned();
         let claims = b64_json(p).ok_or(JwtError::Signature)?;

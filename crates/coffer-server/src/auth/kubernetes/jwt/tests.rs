@@ -187,8 +187,15 @@ fn claim_checks_in_cap_order() {
 
 #[test]
 fn unsupported_and_unsigned_algorithms() {
-    let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#);
+    // HS256 does not even parse (OpenBao: permission denied).
+    let hs = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#);
     let p = URL_SAFE_NO_PAD.encode("{}");
+    assert_eq!(
+        Jws::parse(&format!("{hs}.{p}.c2ln")).err(),
+        Some(JwtError::Signature)
+    );
+    // PS256 parses, but Kubernetes tokens may not use it.
+    let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"PS256"}"#);
     let t = format!("{h}.{p}.c2ln");
     assert_eq!(
         check_claims(&Jws::parse(&t).unwrap(), &expected("", "")),
