@@ -129,9 +129,16 @@ pub fn check_host(host: &str) -> Result<(), String> {
 }
 
 /// The HTTP client, with the rustls configuration cached per CA bundle.
-#[derive(Default)]
 pub struct Reviewer {
     tls: Mutex<Option<(String, Arc<ClientConfig>)>>,
+    connect_timeout: Duration,
+    total_timeout: Duration,
+}
+
+impl Default for Reviewer {
+    fn default() -> Self {
+        Reviewer::with_timeouts(CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+    }
 }
 
 /// How to reach the API server.
@@ -153,6 +160,14 @@ pub struct ReviewRequest<'a> {
 }
 
 impl Reviewer {
+    pub fn with_timeouts(connect_timeout: Duration, total_timeout: Duration) -> Self {
+        Reviewer {
+            tls: Mutex::new(None),
+            connect_timeout,
+            total_timeout,
+        }
+    }
+
     fn tls_config(&self, ca_pem: &str) -> Result<Arc<ClientConfig>, ReviewError> {
         let mut cache = self.tls.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((ca, cfg)) = cache.as_ref()
@@ -256,11 +271,11 @@ impl Reviewer {
             .map_err(|e| ReviewError::Http(e.to_string()))?;
         let exchange = async {
             let tcp = tokio::time::timeout(
-                CONNECT_TIMEOUT,
+                self.connect_timeout,
                 TcpStream::connect((target.host.as_str(), target.port)),
             )
             .await
-            .map_err(|_| ReviewError::Timeout(CONNECT_TIMEOUT))?
+            .map_err(|_| ReviewError::Timeout(self.connect_timeout))?
             .map_err(|e| ReviewError::Connect(e.to_string()))?;
             if target.tls {
                 let name = ServerName::try_from(target.host.clone())
@@ -274,9 +289,9 @@ impl Reviewer {
                 send(tcp, req).await
             }
         };
-        tokio::time::timeout(TOTAL_TIMEOUT, exchange)
+        tokio::time::timeout(self.total_timeout, exchange)
             .await
-            .map_err(|_| ReviewError::Timeout(TOTAL_TIMEOUT))?
+            .map_err(|_| ReviewError::Timeout(self.total_timeout))?
     }
 }
 
@@ -458,6 +473,95 @@ mod tests {
             check_response(201, node.as_bytes(), &[]),
             Err(ReviewError::NotServiceAccount)
         ));
+    }
+
+    fn request<'a>(host: &'a str, aud: &'a [String]) -> ReviewRequest<'a> {
+        ReviewRequest {
+            host,
+            ca_pem: "",
+            bearer: "reviewer",
+            jwt: "a.b.c",
+            audiences: aud,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_api_server_times_out() {
+        // Accepts connections but never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let reviewer =
+            Reviewer::with_timeouts(Duration::from_millis(200), Duration::from_millis(300));
+        let host = format!("http://{addr}");
+        let started = std::time::Instant::now();
+        let err = reviewer.review(&request(&host, &[])).await.unwrap_err();
+        assert!(matches!(err, ReviewError::Timeout(_)), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn plain_http_exchange_and_request_shape() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            let mut got = Vec::new();
+            loop {
+                let n = sock.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+            }
+            let reply = String::from_utf8(ok_body(&["vault"])).unwrap();
+            let resp = format!(
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+                reply.len()
+            );
+            sock.write_all(resp.as_bytes()).await.unwrap();
+            String::from_utf8(got).unwrap()
+        });
+        let aud = vec!["vault".to_owned()];
+        let host = format!("http://{addr}/");
+        let r = Reviewer::default()
+            .review(&request(&host, &aud))
+            .await
+            .unwrap();
+        assert_eq!(r.uid, "1111-2222");
+        let raw = server.await.unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("POST /apis/authentication.k8s.io/v1/tokenreviews HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("authorization: bearer reviewer\r\n")
+        );
+        assert_eq!(
+            body,
+            r#"{"metadata":{},"spec":{"token":"a.b.c","audiences":["vault"]},"status":{"user":{}}}"#
+        );
     }
 
     #[test]
