@@ -8,7 +8,7 @@ use aws_lc_rs::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hkdf::{HKDF_SHA256, KeyType as HkdfLen, Salt};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256;
-use coffer_core::logical::Result;
+use coffer_core::logical::{Error, Result};
 use zeroize::Zeroizing;
 
 use super::codec;
@@ -231,7 +231,7 @@ pub fn encrypt(
                     );
                     Zeroizing::new(mac.as_ref()[..nlen].to_vec())
                 } else {
-                    random_bytes(nlen)
+                    random_bytes(nlen).map_err(Error::internal)?
                 };
                 seal(kt, None, &key[..enc_len], &nonce, aad, plaintext)?
             } else {
@@ -239,7 +239,7 @@ pub fn encrypt(
                     kt,
                     cipher.as_ref(),
                     raw,
-                    &random_bytes(nlen),
+                    &random_bytes(nlen).map_err(Error::internal)?,
                     aad,
                     plaintext,
                 )?
@@ -356,8 +356,8 @@ mod tests {
             KeyType::ChaCha20Poly1305,
             KeyType::XChaCha20Poly1305,
         ] {
-            let raw = random_bytes(kt.key_len());
-            let nonce = random_bytes(kt.nonce_len());
+            let raw = random_bytes(kt.key_len()).unwrap();
+            let nonce = random_bytes(kt.nonce_len()).unwrap();
             let ct = seal(kt, None, &raw, &nonce, b"ad", b"hello world").unwrap();
             assert_eq!(ct.len(), kt.nonce_len() + 11 + 16);
             assert_eq!(

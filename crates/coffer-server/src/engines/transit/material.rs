@@ -28,6 +28,8 @@ pub enum MaterialError {
     Generate(&'static str),
     #[error("stored {0} key material is malformed")]
     Malformed(&'static str),
+    #[error("the random number generator failed")]
+    Random,
 }
 
 /// One key version as persisted (inside the barrier).
@@ -104,11 +106,11 @@ impl std::fmt::Debug for KeyVersion {
     }
 }
 
-pub fn random_bytes(n: usize) -> Zeroizing<Vec<u8>> {
+/// `n` random bytes from aws-lc's DRBG.
+pub fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, MaterialError> {
     let mut v = Zeroizing::new(vec![0u8; n]);
-    // aws-lc's RNG cannot fail short of a broken process; zeros would be caught by tests.
-    let _ = aws_lc_rs::rand::fill(&mut v[..]);
-    v
+    aws_lc_rs::rand::fill(&mut v[..]).map_err(|_| MaterialError::Random)?;
+    Ok(v)
 }
 
 /// The secret to store for key material imported as OpenBao's BYOK sends it:
@@ -200,10 +202,10 @@ impl KeyVersion {
     pub fn generate(kt: KeyType, hmac_size: usize) -> Result<KeyVersion, MaterialError> {
         let err = || MaterialError::Generate(kt.as_str());
         let key: Zeroizing<Vec<u8>> = match kt {
-            k if k.is_aead() => random_bytes(k.key_len()),
-            KeyType::Hmac => random_bytes(hmac_size),
+            k if k.is_aead() => random_bytes(k.key_len())?,
+            KeyType::Hmac => random_bytes(hmac_size)?,
             KeyType::Ed25519 => {
-                let seed = random_bytes(32);
+                let seed = random_bytes(32)?;
                 let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| err())?;
                 let mut raw = Zeroizing::new(seed.to_vec());
                 raw.extend_from_slice(pair.public_key().as_ref());
@@ -229,7 +231,7 @@ impl KeyVersion {
         let hmac_key = if kt == KeyType::Hmac {
             key.clone()
         } else {
-            random_bytes(32)
+            random_bytes(32)?
         };
         let stored = StoredVersion {
             key: codec::encode(&key),

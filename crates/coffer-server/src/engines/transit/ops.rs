@@ -3,7 +3,7 @@
 //! `reference`) and use HTTP 400 when any item failed, like OpenBao.
 
 use coffer_core::fields::parse;
-use coffer_core::logical::{Object, Request, Response, Result};
+use coffer_core::logical::{Error, Object, Request, Response, Result};
 use serde_json::{Value, json};
 
 use super::Transit;
@@ -334,7 +334,7 @@ pub async fn datakey(
         }
         b64(&f.associated_data).map_err(bad)?
     };
-    let key = random_bytes(bits as usize / 8);
+    let key = random_bytes(bits as usize / 8).map_err(Error::internal)?;
     let ver = p.encryption_version(f.key_version, "encryption")?;
     let ct = aead::encrypt(&p, ver, &key, &context, &aad)?;
     let mut data = obj(json!({"ciphertext": ct, "key_version": ver}));
@@ -390,7 +390,7 @@ pub async fn random(req: &Request, caps: &coffer_core::paths::Captures) -> Resul
     } else {
         f.format.as_str()
     };
-    let data = random_bytes(bytes as usize);
+    let data = random_bytes(bytes as usize).map_err(Error::internal)?;
     let out = match format {
         "base64" => codec::encode(&data),
         "hex" => hex::encode(&data[..]),
