@@ -151,6 +151,7 @@ class FakeApiServer:
         self.known = {}          # jwt -> (ns, name, uid, token audiences)
         self.namespaces = {"default": {}, "prod-a": {"stage": "prod", "team": "a"}, "dev-b": {"stage": "dev"}}
         self.requests = []       # (path, headers dict, body dict)
+        self.connections = 0
         self.workdir = tempfile.mkdtemp(prefix="fake-k8s-")
         self.ca_pem, cert, key = make_ca_and_leaf(self.workdir)
         fake = self
@@ -161,6 +162,10 @@ class FakeApiServer:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                fake.connections += 1
+                super().setup()
 
             def reply(self, status, obj):
                 data = json.dumps(obj).encode()
@@ -427,6 +432,12 @@ def test_login_via_token_review(server, apiserver, rsa_signer):
     assert headers["authorization"] == f"Bearer {REVIEWER}"
     assert headers["content-type"] == "application/json" and headers["accept"] == "application/json"
     assert review == {"metadata": {}, "spec": {"token": jwt, "audiences": [API_AUDIENCE]}, "status": {"user": {}}}
+    # Further logins reuse the kept-alive connection to the API server.
+    conns = apiserver.connections
+    for i in range(3):
+        again = apiserver.issue(rsa_signer, projected_claims("default", "app", f"reuse-{server.name}-{i}"))
+        assert login(server, path, "app", again)[0] == 200
+    assert apiserver.connections - conns <= 1
     # The token is a working token carrying the metadata.
     look = server.api("GET", "auth/token/lookup-self", token=body["auth"]["client_token"]).json()["data"]
     assert look["display_name"] == f"{path}-default-app"

@@ -26,6 +26,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_RESPONSE: usize = 1 << 20;
 const PATH: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+/// Idle connections kept for reuse (OpenBao's Go client pools too).
+const MAX_IDLE: usize = 8;
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 /// Why a review did not confirm the token. All of them make the login a 403;
 /// the text goes only to debug logs.
@@ -131,6 +135,8 @@ pub fn check_host(host: &str) -> Result<(), String> {
 /// The HTTP client, with the rustls configuration cached per CA bundle.
 pub struct Reviewer {
     tls: Mutex<Option<(String, Arc<ClientConfig>)>>,
+    /// Idle keep-alive connections, keyed by scheme, authority and CA digest.
+    idle: Mutex<Vec<(String, Sender)>>,
     connect_timeout: Duration,
     total_timeout: Duration,
 }
@@ -163,6 +169,7 @@ impl Reviewer {
     pub fn with_timeouts(connect_timeout: Duration, total_timeout: Duration) -> Self {
         Reviewer {
             tls: Mutex::new(None),
+            idle: Mutex::new(Vec::new()),
             connect_timeout,
             total_timeout,
         }
@@ -257,68 +264,118 @@ impl Reviewer {
         let mut bearer = HeaderValue::from_str(&format!("Bearer {}", api.bearer.trim()))
             .map_err(|_| ReviewError::Http("bearer token is not a valid header value".into()))?;
         bearer.set_sensitive(true);
-        let builder = match body {
-            Some(_) => Request::post(format!("{base}{api_path}")),
-            None => Request::get(format!("{base}{api_path}")),
+        let path = format!("{base}{api_path}");
+        let make = || {
+            let builder = match &body {
+                Some(_) => Request::post(path.as_str()),
+                None => Request::get(path.as_str()),
+            };
+            builder
+                .header(HOST, target.authority.as_str())
+                .header(AUTHORIZATION, bearer.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .header(USER_AGENT, "coffer-kubernetes-auth")
+                .body(Full::new(Bytes::from(body.clone().unwrap_or_default())))
+                .map_err(|e| ReviewError::Http(e.to_string()))
         };
-        let req = builder
-            .header(HOST, target.authority.as_str())
-            .header(AUTHORIZATION, bearer)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, "coffer-kubernetes-auth")
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| ReviewError::Http(e.to_string()))?;
-        let exchange = async {
-            let tcp = tokio::time::timeout(
-                self.connect_timeout,
-                TcpStream::connect((target.host.as_str(), target.port)),
+        let key = {
+            let ca = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, api.ca_pem.as_bytes());
+            format!(
+                "{}|{}|{}",
+                target.tls,
+                target.authority,
+                hex::encode(ca.as_ref())
             )
-            .await
-            .map_err(|_| ReviewError::Timeout(self.connect_timeout))?
-            .map_err(|e| ReviewError::Connect(e.to_string()))?;
-            if target.tls {
-                let name = ServerName::try_from(target.host.clone())
-                    .map_err(|e| ReviewError::Host(e.to_string()))?;
-                let tls = TlsConnector::from(self.tls_config(api.ca_pem)?)
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| ReviewError::Connect(e.to_string()))?;
-                send(tls, req).await
-            } else {
-                send(tcp, req).await
+        };
+        let exchange = async {
+            if let Some(mut sender) = self.take_idle(&key)
+                && let Ok(answer) = exchange(&mut sender, make()?).await
+            {
+                self.put_idle(key, sender);
+                return Ok(answer);
             }
+            let mut sender = self.connect(&target, api.ca_pem).await?;
+            let answer = exchange(&mut sender, make()?).await?;
+            self.put_idle(key, sender);
+            Ok(answer)
         };
         tokio::time::timeout(self.total_timeout, exchange)
             .await
             .map_err(|_| ReviewError::Timeout(self.total_timeout))?
     }
+
+    fn take_idle(&self, key: &str) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.retain(|(_, s)| !s.is_closed());
+        let pos = idle.iter().position(|(k, _)| k == key)?;
+        Some(idle.swap_remove(pos).1)
+    }
+
+    fn put_idle(&self, key: String, sender: Sender) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE && !sender.is_closed() {
+            idle.push((key, sender));
+        }
+    }
+
+    /// A new connection (TCP, then TLS unless plain loopback http).
+    async fn connect(&self, target: &Target, ca_pem: &str) -> Result<Sender, ReviewError> {
+        let tcp = tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect((target.host.as_str(), target.port)),
+        )
+        .await
+        .map_err(|_| ReviewError::Timeout(self.connect_timeout))?
+        .map_err(|e| ReviewError::Connect(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        if target.tls {
+            let name = ServerName::try_from(target.host.clone())
+                .map_err(|e| ReviewError::Host(e.to_string()))?;
+            let tls = TlsConnector::from(self.tls_config(ca_pem)?)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| ReviewError::Connect(e.to_string()))?;
+            handshake(tls).await
+        } else {
+            handshake(tcp).await
+        }
+    }
 }
 
-async fn send<S>(io: S, req: Request<Full<Bytes>>) -> Result<(u16, Bytes), ReviewError>
+/// HTTP/1.1 handshake; the connection task ends when the sender is dropped.
+async fn handshake<S>(io: S) -> Result<Sender, ReviewError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| ReviewError::Http(e.to_string()))?;
-    let driver = tokio::spawn(conn);
-    let result = async {
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| ReviewError::Http(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let body = Limited::new(resp.into_body(), MAX_RESPONSE)
-            .collect()
-            .await
-            .map_err(|e| ReviewError::Http(e.to_string()))?
-            .to_bytes();
-        Ok((status, body))
-    }
-    .await;
-    driver.abort();
-    result
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+async fn exchange(
+    sender: &mut Sender,
+    req: Request<Full<Bytes>>,
+) -> Result<(u16, Bytes), ReviewError> {
+    sender
+        .ready()
+        .await
+        .map_err(|e| ReviewError::Http(e.to_string()))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| ReviewError::Http(e.to_string()))?;
+    let status = resp.status().as_u16();
+    let body = Limited::new(resp.into_body(), MAX_RESPONSE)
+        .collect()
+        .await
+        .map_err(|e| ReviewError::Http(e.to_string()))?
+        .to_bytes();
+    Ok((status, body))
 }
 
 /// Interprets the API server's answer (status, `status.authenticated`,
