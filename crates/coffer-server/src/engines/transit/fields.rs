@@ -134,13 +134,17 @@ pub struct KeyFields {
 
 /// `batch_input` as items, `None` when absent.
 pub fn batch(data: &Object) -> Result<Option<Vec<Item>>> {
-    let raw = match data.get("batch_input") {
+    let parsed;
+    let items = match data.get("batch_input") {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s)
-            .map_err(|e| bad(format!("failed to parse batch input: {e}")))?,
-        Some(v) => v.clone(),
+        Some(Value::String(s)) => {
+            parsed = serde_json::from_str::<Value>(s)
+                .map_err(|e| bad(format!("failed to parse batch input: {e}")))?;
+            &parsed
+        }
+        Some(v) => v,
     };
-    let Value::Array(items) = raw else {
+    let Value::Array(items) = items else {
         return Err(bad(
             "failed to parse batch input: batch_input must be a list",
         ));
@@ -154,20 +158,35 @@ pub fn batch(data: &Object) -> Result<Option<Vec<Item>>> {
             items.len()
         )));
     }
+    // Items are read in place (no copy of the batch).
     items
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, v)| {
-            let obj = v.as_object().cloned().ok_or_else(|| {
-                bad(format!(
+            if !v.is_object() {
+                return Err(bad(format!(
                     "failed to parse batch input: item {i} is not an object"
-                ))
-            })?;
-            coffer_core::fields::parse::<Item>(&obj)
+                )));
+            }
+            Item::deserialize(v)
                 .map_err(|e| bad(format!("failed to parse batch input: item {i}: {e}")))
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)
+}
+
+/// The request's top-level fields without `batch_input`, so parsing them
+/// does not copy a large batch.
+pub fn top_level<T: serde::de::DeserializeOwned>(data: &Object) -> Result<T> {
+    if !data.contains_key("batch_input") {
+        return coffer_core::fields::parse(data);
+    }
+    let top: Object = data
+        .iter()
+        .filter(|(k, _)| k.as_str() != "batch_input")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    coffer_core::fields::parse(&top)
 }
 
 /// Decodes a base64 field, Go's error text on failure.

@@ -2,7 +2,6 @@
 //! Batch requests answer every item (errors per item, with its
 //! `reference`) and use HTTP 400 when any item failed, like OpenBao.
 
-use coffer_core::fields::parse;
 use coffer_core::logical::{Error, Object, Request, Response, Result};
 use serde_json::{Value, json};
 
@@ -154,7 +153,7 @@ fn new_key_for_encrypt(name: &str, f: &OpFields, derived: bool) -> Result<Policy
 }
 
 pub async fn encrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let (items, is_batch) = single_or_batch(&f, req, "plaintext")?;
     check_context_consistency(&items)?;
     let derived = !items[0].context.is_empty();
@@ -234,7 +233,7 @@ fn decrypt_item(
 }
 
 pub async fn decrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let (items, is_batch) = single_or_batch(&f, req, "ciphertext")?;
     check_context_consistency(&items)?;
     let p = existing(t, view, name).await?;
@@ -268,7 +267,7 @@ pub async fn decrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Res
 }
 
 pub async fn rewrap(t: &Transit, view: &View, req: &Request, name: &str) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let (items, is_batch) = single_or_batch(&f, req, "ciphertext")?;
     check_context_consistency(&items)?;
     let p = existing(t, view, name).await?;
@@ -311,7 +310,7 @@ pub async fn datakey(
     req: &Request,
     caps: &coffer_core::paths::Captures,
 ) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let with_plaintext = match caps.get("plaintext") {
         "plaintext" => true,
         "wrapped" => false,
@@ -348,7 +347,7 @@ pub async fn datakey(
 const MAX_RANDOM: i64 = 128 * 1024;
 
 pub async fn random(req: &Request, caps: &coffer_core::paths::Captures) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let (mut source, mut url_bytes) = (
         caps.get("source").to_owned(),
         caps.get("urlbytes").to_owned(),
@@ -404,7 +403,7 @@ pub async fn random(req: &Request, caps: &coffer_core::paths::Captures) -> Resul
 }
 
 pub fn hash(req: &Request, url_alg: &str) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let input = Item::text(&f.input).ok_or_else(|| bad("input missing"))?;
     let input = b64(&input).map_err(|e| bad(format!("unable to decode input as base64: {e}")))?;
     let format = if f.format.is_empty() {

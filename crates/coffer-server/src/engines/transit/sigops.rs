@@ -1,7 +1,6 @@
 //! Handlers for hmac, sign and verify (signatures and HMACs). Batch answers
 //! keep OpenBao's shapes: per-item `error` and `reference`, HTTP 200.
 
-use coffer_core::fields::parse;
 use coffer_core::logical::{Object, Request, Response, Result};
 use coffer_core::paths::Captures;
 use serde_json::{Value, json};
@@ -81,7 +80,7 @@ fn input_of(item: &Item, missing: &str) -> std::result::Result<Vec<u8>, String> 
 }
 
 pub async fn hmac(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let p = t
         .get(view, caps.get("name"))
         .await?
@@ -142,7 +141,7 @@ fn sign_item(p: &Policy, item: &Item, opts: &SignOpts) -> std::result::Result<Va
 }
 
 pub async fn sign(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     // OpenBao 2.7.2 checks the key before the signing options.
     let p = t
         .get(view, caps.get("name"))
@@ -226,7 +225,7 @@ fn verify_sig(
 type ItemCheck = Box<dyn Fn(&Item) -> std::result::Result<bool, String>>;
 
 pub async fn verify(t: &Transit, view: &View, req: &Request, caps: &Captures) -> Result<Response> {
-    let f: OpFields = parse(&req.data)?;
+    let f: OpFields = fields::top_level(&req.data)?;
     let (items, is_batch) = items(&f, req)?;
     // OpenBao's classification: an item with a signature is a signature
     // item even when it also has an hmac.
