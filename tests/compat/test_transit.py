@@ -999,6 +999,26 @@ def test_bao_cli(coffer):
     assert "ciphertext" in table and "key_version" in table
     bad = coffer.bao("write", "clitransit/decrypt/k1", "ciphertext=garbage", check=False)
     assert bad.returncode != 0 and "invalid ciphertext: no prefix" in bad.stderr
+    coffer.bao("write", "clitransit/keys/k-rsa", "type=rsa-2048", "exportable=true")
+    sig = bao_json(coffer, "write", "clitransit/sign/k-rsa", f"input={pt}", "hash_algorithm=sha2-384",
+                   "signature_algorithm=pkcs1v15")["data"]["signature"]
+    ok = bao_json(coffer, "write", "clitransit/verify/k-rsa/sha2-384", f"input={pt}", f"signature={sig}",
+                  "signature_algorithm=pkcs1v15")
+    assert ok["data"]["valid"] is True
+    pem = coffer.bao("read", "-field=keys", "-format=json", "clitransit/export/public-key/k-rsa/1").stdout
+    assert "BEGIN PUBLIC KEY" in json.loads(pem)["1"]
+    mac = bao_json(coffer, "write", "clitransit/hmac/k1/sha2-512", f"input={pt}")["data"]["hmac"]
+    assert bao_json(coffer, "write", "clitransit/verify/k1/sha2-512", f"input={pt}", f"hmac={mac}")["data"]["valid"] is True
+    rnd = bao_json(coffer, "write", "clitransit/random/16", "format=hex")["data"]["random_bytes"]
+    assert len(rnd) == 32
+    digest = bao_json(coffer, "write", "clitransit/hash/sha2-256", f"input={pt}")["data"]["sum"]
+    assert digest == hashlib.sha256(b"cli data\n").hexdigest()
+    dk = bao_json(coffer, "write", "-f", "clitransit/datakey/plaintext/k1")["data"]
+    assert dk["ciphertext"].startswith("vault:v2:") and len(unb64(dk["plaintext"])) == 32
+    coffer.bao("write", "clitransit/keys/k1/config", "deletion_allowed=true", "min_decryption_version=2")
+    coffer.bao("delete", "clitransit/keys/k1")
+    gone = coffer.bao("read", "clitransit/keys/k1", check=False)
+    assert gone.returncode != 0
 
 
 def test_hvac_transit(coffer):
