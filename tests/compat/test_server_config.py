@@ -84,3 +84,10 @@ def test_metrics_in_prometheus_format(coffer):
     assert "coffer_http_request_duration_seconds" in r.text
     assert "coffer_core_unsealed 1" in r.text
     assert coffer.api("GET", "sys/metrics", token="").status_code == 403
+
+
+def test_metric_labels_stay_bounded(coffer):
+    for i in range(20):
+        coffer.api("GET", f"random-{i}/x")
+    text = coffer.api("GET", "sys/metrics?format=prometheus").text
+    assert "random-" not in text and 'mount="other"' in text

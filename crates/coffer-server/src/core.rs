@@ -119,6 +119,21 @@ impl Core {
             .ok_or(Error::Sealed)
     }
 
+    /// The mount serving `path`, as a metric label with bounded values
+    /// (existing mounts only; anything else is `other`).
+    pub fn mount_label(&self, path: &str) -> String {
+        if path == "sys" || path.starts_with("sys/") {
+            return "sys/".into();
+        }
+        match self.active() {
+            Ok(active) => active
+                .mount_table()
+                .route(path)
+                .map_or_else(|| "other".into(), |m| m.prefix.clone()),
+            Err(_) => "other".into(),
+        }
+    }
+
     pub fn is_sealed(&self) -> bool {
         self.active
             .read()

@@ -114,7 +114,7 @@ async fn handle(
         .strip_prefix("/v1/")
         .unwrap_or("")
         .to_owned();
-    let mount_label = metric_mount(&path);
+    let mount_label = core.mount_label(&path);
     let request_id = crate::ids::request_id();
     let resp = match into_raw(&core, remote, req, request_id.clone()).await {
         Ok(raw) => {
@@ -131,20 +131,49 @@ async fn handle(
         }
         Err(e) => render::error_response(&e),
     };
-    let status = resp.status().as_u16().to_string();
-    metrics::counter!("coffer_http_requests_total", "mount" => mount_label.clone(), "method" => method.as_str().to_owned(), "status" => status).increment(1);
+    metrics::counter!(
+        "coffer_http_requests_total",
+        "mount" => mount_label.clone(),
+        "method" => method_label(&method),
+        "status" => status_label(resp.status().as_u16())
+    )
+    .increment(1);
     metrics::histogram!("coffer_http_request_duration_seconds", "mount" => mount_label)
         .record(started.elapsed().as_secs_f64());
     resp
 }
 
-/// The first path segment (two for `auth/`) as a low-cardinality metric label.
-fn metric_mount(path: &str) -> String {
-    let mut parts = path.splitn(3, '/');
-    match (parts.next(), parts.next()) {
-        (Some("auth"), Some(m)) => format!("auth/{m}/"),
-        (Some(m), _) if !m.is_empty() => format!("{m}/"),
-        _ => "/".into(),
+/// Label values without allocation for the common cases; anything else is
+/// grouped so clients cannot grow the metric's label set.
+fn method_label(m: &Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "PUT" => "PUT",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "LIST" => "LIST",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        _ => "other",
+    }
+}
+
+fn status_label(code: u16) -> &'static str {
+    match code {
+        200 => "200",
+        202 => "202",
+        204 => "204",
+        400 => "400",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        415 => "415",
+        429 => "429",
+        500 => "500",
+        501 => "501",
+        503 => "503",
+        _ => "other",
     }
 }
 
