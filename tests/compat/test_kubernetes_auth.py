@@ -312,6 +312,7 @@ def make_role(server, path, name="app", **extra):
     body = {"bound_service_account_names": ["app"], "bound_service_account_namespaces": ["default"],
             "token_policies": ["app"], "token_ttl": "1h"}
     body.update(extra)
+    body = {k: v for k, v in body.items() if v is not None}
     r = server.api("POST", f"auth/{path}/role/{name}", body)
     assert r.status_code in (200, 204), r.text
 
@@ -382,6 +383,12 @@ def test_role_crud_and_validation(coffer, openbao):
                      {"bound_service_account_names": ["x"], "bound_service_account_namespaces": ["a"], "token_ttl": "2h", "token_max_ttl": "1h"}):
             r = s.api("POST", f"auth/{path}/role/bad", body)
             out.append((r.status_code, r.json()))
+        # Legacy (pre token_*) keys are read back while in effect.
+        make_role(s, path, "legacy", token_policies=None, token_ttl=None, policies="app,db", ttl="30m",
+                  max_ttl="1h", num_uses=4, period=0)
+        out.append(s.api("GET", f"auth/{path}/role/legacy").json()["data"])
+        s.api("POST", f"auth/{path}/role/legacy", {"token_policies": ["web"], "token_ttl": "10m"})
+        out.append(s.api("GET", f"auth/{path}/role/legacy").json()["data"])
         r = s.api("DELETE", f"auth/{path}/role/app")
         out.append(r.status_code)
         out.append(s.api("GET", f"auth/{path}/role/app").status_code)

@@ -145,8 +145,45 @@ pub struct Role {
     #[serde(default)]
     pub audience: String,
     pub alias_name_source: String,
+    #[serde(default)]
+    pub legacy: Legacy,
     #[serde(flatten)]
     pub token: TokenParams,
+}
+
+/// Which pre-`token_*` keys (`policies`, `ttl`, ...) are in effect on a role:
+/// OpenBao keeps them in step with their `token_*` twins and reads them back
+/// while set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Legacy {
+    policies: bool,
+    ttl: bool,
+    max_ttl: bool,
+    period: bool,
+    bound_cidrs: bool,
+    num_uses: bool,
+}
+
+impl Legacy {
+    /// OpenBao's `tokenutil.UpgradeValue`: given the new key, the old one
+    /// follows it only if also given; given only the old key, it is in effect.
+    fn update(&mut self, data: &Object) {
+        let flag = |old: &str, new: &str, cur: bool| match (
+            data.contains_key(new),
+            data.contains_key(old),
+        ) {
+            (true, given) => given,
+            (false, true) => true,
+            (false, false) => cur,
+        };
+        self.policies = flag("policies", "token_policies", self.policies);
+        self.ttl = flag("ttl", "token_ttl", self.ttl);
+        self.max_ttl = flag("max_ttl", "token_max_ttl", self.max_ttl);
+        self.period = flag("period", "token_period", self.period);
+        self.bound_cidrs = flag("bound_cidrs", "token_bound_cidrs", self.bound_cidrs);
+        self.num_uses = flag("num_uses", "token_num_uses", self.num_uses);
+    }
 }
 
 pub const ROLE_FIELDS: &[&str] = &[
@@ -188,12 +225,14 @@ impl Role {
         &mut self,
         rf: RoleFields,
         tf: &TokenFields,
+        data: &Object,
         max_lease_ttl: u64,
     ) -> Result<Vec<String>, String> {
         self.token.update(tf)?;
-        if let Some(n) = rf.num_uses {
+        if let Some(n) = rf.num_uses.filter(|_| !data.contains_key("token_num_uses")) {
             self.token.token_num_uses = n;
         }
+        self.legacy.update(data);
         let mut warnings = Vec::new();
         if self.token.token_max_ttl > max_lease_ttl {
             warnings.push("max_ttl is greater than the system or backend mount's maximum TTL value; issued tokens' max TTL value will be truncated".into());
@@ -270,6 +309,24 @@ impl Role {
             data.insert("audience".into(), json!(self.audience));
         }
         data.insert("alias_name_source".into(), json!(self.alias_name_source));
+        let t = &self.token;
+        let l = &self.legacy;
+        if l.policies && !t.token_policies.is_empty() {
+            data.insert("policies".into(), json!(t.token_policies));
+        }
+        if l.bound_cidrs && !t.token_bound_cidrs.is_empty() {
+            data.insert("bound_cidrs".into(), json!(t.token_bound_cidrs));
+        }
+        for (on, key, v) in [
+            (l.ttl, "ttl", t.token_ttl),
+            (l.max_ttl, "max_ttl", t.token_max_ttl),
+            (l.period, "period", t.token_period),
+            (l.num_uses, "num_uses", t.token_num_uses),
+        ] {
+            if on && v > 0 {
+                data.insert(key.into(), json!(v));
+            }
+        }
         data.sort_keys();
         data
     }
@@ -341,7 +398,7 @@ mod tests {
         data.insert("bound_service_account_namespaces".into(), json!(ns));
         let rf: RoleFields = fields::parse(&data).map_err(|e| e.to_string())?;
         let tf: TokenFields = fields::parse(&data).map_err(|e| e.to_string())?;
-        role.update(rf, &tf, 2_764_800)?;
+        role.update(rf, &tf, &data, 2_764_800)?;
         Ok(role)
     }
 
