@@ -233,6 +233,13 @@ impl Role {
             self.token.token_num_uses = n;
         }
         self.legacy.update(data);
+        if self.token.token_period > max_lease_ttl {
+            return Err(format!(
+                "token period of '{:?}' is greater than the backend's maximum lease TTL of '{:?}'",
+                coffer_core::duration::format_go(self.token.token_period),
+                coffer_core::duration::format_go(max_lease_ttl)
+            ));
+        }
         let mut warnings = Vec::new();
         if self.token.token_max_ttl > max_lease_ttl {
             warnings.push("max_ttl is greater than the system or backend mount's maximum TTL value; issued tokens' max TTL value will be truncated".into());
