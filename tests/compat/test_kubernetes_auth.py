@@ -737,3 +737,26 @@ audit "file" "file" {{
     for secret in (jwt, unknown, REVIEWER):
         assert secret.split(".")[-1] not in logs
         assert secret.split(".")[-1] not in audit
+
+
+def test_hvac_admin_calls_match_openbao(coffer, openbao, apiserver, rsa_signer):
+    """hvac's configure/create_role/read_role/list_roles/delete_role, compared."""
+    import hvac
+
+    def run(s):
+        path = fresh_mount(s)
+        c = hvac.Client(url=s.addr, token=s.token)
+        c.auth.kubernetes.configure(kubernetes_host=apiserver.url, kubernetes_ca_cert=apiserver.ca_pem,
+                                    token_reviewer_jwt=REVIEWER, disable_local_ca_jwt=True, mount_point=path)
+        c.auth.kubernetes.create_role(name="app", bound_service_account_names=["app"],
+                                      bound_service_account_namespaces=["default"], policies=["app"], ttl="1h",
+                                      audience=API_AUDIENCE, mount_point=path)
+        cfg = c.auth.kubernetes.read_config(mount_point=path)
+        role = c.auth.kubernetes.read_role(name="app", mount_point=path)
+        roles = c.auth.kubernetes.list_roles(mount_point=path)
+        jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", f"hvac-admin-{s.name}"))
+        auth = hvac.Client(url=s.addr).auth.kubernetes.login(role="app", jwt=jwt, mount_point=path)["auth"]
+        c.auth.kubernetes.delete_role(name="app", mount_point=path)
+        return cfg, role, roles, auth["policies"], auth["lease_duration"]
+
+    assert run(coffer) == run(openbao)
