@@ -892,11 +892,47 @@ def test_openbao_key_imported_into_coffer(servers, ktype):
         assert call(c, "POST", f"transit/decrypt/{name}", {"ciphertext": ct})[1]["data"]["plaintext"] == msg
 
 
+@pytest.mark.parametrize("ktype", ["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048"])
+def test_public_key_import_matches_openbao(servers, ktype):
+    """A public key alone imports into both: OpenBao's signatures verify in
+    each, signing and RSA decryption are refused alike, RSA encryption to
+    it is decrypted by the private key's holder."""
+    c, o = servers
+    src = f"pubsrc-{ktype}"
+    call(o, "POST", f"transit/keys/{src}", {"type": ktype})
+    exported = call(o, "GET", f"transit/export/public-key/{src}/1")[1]["data"]["keys"]["1"]
+    if ktype == "ed25519":
+        pem = ed25519.Ed25519PublicKey.from_public_bytes(unb64(exported)).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    else:
+        pem = exported
+    name = f"pubonly-{ktype}"
+    for s in servers:
+        r = call(s, "POST", f"transit/keys/{name}/import", {"type": ktype, "public_key": pem})
+        assert r[0] == 204, (s.name, r)
+    read = same(servers, "GET", f"transit/keys/{name}", status=200)
+    assert read["data"]["imported_key"] is True
+    msg = b64(b"verify only")
+    sig = call(o, "POST", f"transit/sign/{src}", {"input": msg})[1]["data"]["signature"]
+    same(servers, "POST", f"transit/verify/{name}", {"input": msg, "signature": sig}, status=200)
+    assert call(c, "POST", f"transit/verify/{name}", {"input": msg, "signature": sig})[1]["data"]["valid"] is True
+    (cs, cj), (os_, oj) = both(servers, "POST", f"transit/sign/{name}", {"input": msg})
+    assert cs == 400 and os_ in (400, 500) and cj["errors"][0] in oj["errors"][0]
+    if ktype.startswith("rsa"):
+        ct = call(c, "POST", f"transit/encrypt/{name}", {"plaintext": msg})[1]["data"]["ciphertext"]
+        assert call(o, "POST", f"transit/decrypt/{src}", {"ciphertext": ct})[1]["data"]["plaintext"] == msg
+        (cs, cj), (os_, oj) = both(servers, "POST", f"transit/decrypt/{name}", {"ciphertext": ct})
+        assert cs == 400 and cj["errors"][0] in oj["errors"][0], (cj, oj)
+    same(servers, "GET", f"transit/export/public-key/{name}/1", status=200)
+
+
 IMPORT_ERRORS = [
     ("imp-err-existing", {"ciphertext": "AAAA"}),
     ("imp-err-short", {"ciphertext": b64(b"x" * 100)}),
     ("imp-err-conv", {"ciphertext": b64(b"x" * 600), "convergent_encryption": True}),
     ("imp-err-empty", {}),
+    ("imp-err-pub-aes", {"public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}),
+    ("imp-err-pub-bad", {"type": "ecdsa-p256", "public_key": "not pem"}),
     ("imp-err-type", {"type": "des", "ciphertext": b64(b"x" * 600)}),
 ]
 

@@ -209,7 +209,7 @@ pub fn encrypt(
     let kt = p.kt;
     let kv: &KeyVersion = p.version(ver)?;
     let body = match &kv.secret {
-        Secret::Rsa { enc, .. } => {
+        Secret::Rsa { enc, .. } | Secret::Public { enc: Some(enc), .. } => {
             let mut out = vec![0u8; enc.ciphertext_size()];
             let ct = enc
                 .encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None)
@@ -277,6 +277,9 @@ pub fn decrypt(
     let data =
         codec::decode(payload).map_err(|_| bad("invalid ciphertext: could not decode base64"))?;
     match &kv.secret {
+        Secret::Public { .. } => Err(bad(
+            "cannot decrypt ciphertext, key version does not have a private counterpart",
+        )),
         Secret::Rsa { dec, .. } => {
             let mut out = Zeroizing::new(vec![0u8; dec.min_output_size()]);
             let len = dec

@@ -134,6 +134,18 @@ fn version_from(kt: KeyType, e: &Value) -> Result<Option<StoredVersion>> {
     } else {
         text("key")
     };
+    if key.is_empty() && kt.supports_signing() && !text("public_key").is_empty() {
+        // A version imported as a public key only.
+        if e.get("ec_d").is_none_or(Value::is_null) && e.get("rsa_key").is_none_or(Value::is_null) {
+            return Ok(Some(StoredVersion {
+                key: String::new(),
+                hmac_key: text("hmac_key"),
+                time: int(e, "creation_time"),
+                creation_time: text("time"),
+                public_key: text("public_key"),
+            }));
+        }
+    }
     if key.is_empty() {
         if e.get("ec_d").is_some_and(|d| !d.is_null())
             || e.get("rsa_key").is_some_and(|d| !d.is_null())

@@ -109,6 +109,35 @@ pub fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// The DER inside the first PEM block of `text` (labels are not checked).
+pub fn pem_decode(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN "))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END "))
+        .collect();
+    if body.is_empty() {
+        return None;
+    }
+    decode(&body).ok()
+}
+
+/// The subject public key (BIT STRING contents) of a SubjectPublicKeyInfo.
+pub fn spki_key(spki: &[u8]) -> Option<&[u8]> {
+    let (tag, body, rest) = tlv(spki)?;
+    if tag != 0x30 || !rest.is_empty() {
+        return None;
+    }
+    let (_, _alg, rest) = tlv(body)?;
+    let (tag, bits, _) = tlv(rest)?;
+    match bits {
+        [0, key @ ..] if tag == 0x03 => Some(key),
+        _ => None,
+    }
+}
+
 /// Reads one DER TLV at the start of `der`: (tag, content, rest).
 fn tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *der.first()?;

@@ -97,6 +97,35 @@ fn oaep_alg(name: &str) -> Result<&'static OaepAlgorithm> {
     })
 }
 
+/// The version an import creates: from the wrapped private material, or
+/// from `public_key` alone (verification and RSA encryption only). Also
+/// returns the HMAC key size for `hmac` keys (0 otherwise).
+async fn new_version(
+    t: &Transit,
+    view: &View,
+    kt: KeyType,
+    f: &ImportFields,
+) -> Result<(KeyVersion, u32)> {
+    if f.ciphertext.is_empty() {
+        if !kt.supports_signing() {
+            return Err(bad(format!(
+                "provided type does not support public_key import: {}",
+                kt.as_str()
+            )));
+        }
+        return Ok((KeyVersion::from_public(kt, &f.public_key).map_err(bad)?, 0));
+    }
+    let material = unwrap(t, view, &f.ciphertext, &f.hash_function).await?;
+    let size = if kt == KeyType::Hmac {
+        material.len() as u32
+    } else {
+        0
+    };
+    let secret = secret_from_import(kt, &material).map_err(bad)?;
+    let version = KeyVersion::from_secret(kt, secret).map_err(Error::internal)?;
+    Ok((version, size))
+}
+
 /// Unwraps the imported key material.
 async fn unwrap(
     t: &Transit,
@@ -150,12 +179,10 @@ pub async fn import(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
             "auto rotate period must be 0 to disable or at least an hour",
         ));
     }
-    if f.ciphertext.is_empty() {
-        return Err(bad(if f.public_key.is_empty() {
-            "at least one of 'ciphertext' or 'public_key' must be set"
-        } else {
-            "importing only a public key is not supported by coffer"
-        }));
+    if f.ciphertext.is_empty() && f.public_key.is_empty() {
+        return Err(bad(
+            "at least one of 'ciphertext' or 'public_key' must be set",
+        ));
     }
     let type_name = if f.key_type.is_empty() {
         "aes256-gcm96"
@@ -175,9 +202,7 @@ pub async fn import(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
             "the import path cannot be used with an existing key; use import-version to rotate an existing imported key",
         ));
     }
-    let material = unwrap(t, view, &f.ciphertext, &f.hash_function).await?;
-    let secret = secret_from_import(kt, &material).map_err(bad)?;
-    let version = KeyVersion::from_secret(kt, secret).map_err(Error::internal)?;
+    let (version, hmac_size) = new_version(t, view, kt, &f).await?;
     let meta = PolicyMeta {
         name: name.to_owned(),
         key_type: kt.as_str().to_owned(),
@@ -185,11 +210,7 @@ pub async fn import(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
         exportable: f.exportable,
         allow_plaintext_backup: f.allow_plaintext_backup,
         auto_rotate_period: period,
-        key_size: if kt == KeyType::Hmac {
-            material.len() as u32
-        } else {
-            0
-        },
+        key_size: hmac_size,
         latest_version: 1,
         min_decryption_version: 1,
         imported_key: true,
@@ -238,24 +259,19 @@ pub async fn import_version(
             "coffer imports private keys only, so existing versions cannot be updated; omit 'version' to add a new one",
         ));
     }
-    if f.ciphertext.is_empty() {
-        return Err(bad(if f.public_key.is_empty() {
-            "at least one of 'ciphertext' or 'public_key' must be set"
-        } else {
-            "importing only a public key is not supported by coffer"
-        }));
+    if f.ciphertext.is_empty() && f.public_key.is_empty() {
+        return Err(bad(
+            "at least one of 'ciphertext' or 'public_key' must be set",
+        ));
     }
     p.usable()?;
     let kt = p.kt;
-    let material = unwrap(t, view, &f.ciphertext, &f.hash_function).await?;
-    if kt == KeyType::Hmac && material.len() != p.meta.key_size as usize {
+    let (version, hmac_size) = new_version(t, view, kt, &f).await?;
+    if kt == KeyType::Hmac && hmac_size != p.meta.key_size {
         return Err(bad(format!(
-            "invalid key size {} bytes for key type hmac",
-            material.len()
+            "invalid key size {hmac_size} bytes for key type hmac"
         )));
     }
-    let secret = secret_from_import(kt, &material).map_err(bad)?;
-    let version = KeyVersion::from_secret(kt, secret).map_err(Error::internal)?;
     t.update(view, name, |p| {
         p.usable()?;
         p.add_version(version);

@@ -277,6 +277,12 @@ pub async fn trim(t: &Transit, view: &View, req: &Request, name: &str) -> Result
 fn export_value(p: &Policy, ver: u32, kind: &str) -> Result<String> {
     let kv = p.version(ver)?;
     Ok(match (kind, &kv.secret) {
+        // OpenBao exports an empty string for a version without a private part.
+        ("encryption-key" | "signing-key", Secret::Public { .. }) => String::new(),
+        ("public-key", Secret::Public { .. }) if p.kt.is_ecdsa() => {
+            kv.stored.public_key.trim_end().to_owned()
+        }
+        ("public-key", Secret::Public { .. }) => kv.stored.public_key.clone(),
         ("hmac-key", _) => codec::encode(&kv.hmac_key),
         ("encryption-key", Secret::Sym { raw, .. }) => codec::encode(raw),
         ("encryption-key" | "signing-key", Secret::Rsa { pkcs8, .. }) => codec::pem(

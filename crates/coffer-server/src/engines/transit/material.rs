@@ -7,6 +7,7 @@ use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, LessSafeKey, 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{
     KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
+    PublicEncryptingKey,
 };
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
@@ -86,6 +87,13 @@ pub enum Secret {
         pair: RsaKeyPair,
         dec: OaepPrivateDecryptingKey,
         enc: OaepPublicEncryptingKey,
+    },
+    /// An imported public key without its private part: verification
+    /// (and RSA encryption) only. `key` is ed25519's 32 bytes, the ECDSA
+    /// uncompressed point or RSA's PKCS#1 `RSAPublicKey`.
+    Public {
+        key: Vec<u8>,
+        enc: Option<OaepPublicEncryptingKey>,
     },
 }
 
@@ -170,6 +178,59 @@ pub fn secret_from_import(kt: KeyType, bytes: &[u8]) -> Result<Zeroizing<Vec<u8>
     }
 }
 
+/// The public-only secret of a `kt` key from its formatted public key
+/// (base64 for ed25519, PEM SubjectPublicKeyInfo otherwise).
+fn public_secret(kt: KeyType, formatted: &str) -> Result<Secret, String> {
+    let mismatch = || format!("the public key is not a {} key", kt.as_str());
+    match kt {
+        KeyType::Ed25519 => {
+            let key = codec::decode(formatted).map_err(|_| mismatch())?;
+            if key.len() != 32 {
+                return Err(mismatch());
+            }
+            Ok(Secret::Public { key, enc: None })
+        }
+        k if k.is_ecdsa() => {
+            let spki = codec::pem_decode(formatted).ok_or_else(mismatch)?;
+            let point = codec::spki_key(&spki).ok_or_else(mismatch)?;
+            let want = match k {
+                KeyType::EcdsaP384 => 97,
+                KeyType::EcdsaP521 => 133,
+                _ => 65,
+            };
+            if point.len() != want || point[0] != 0x04 {
+                return Err(mismatch());
+            }
+            Ok(Secret::Public {
+                key: point.to_vec(),
+                enc: None,
+            })
+        }
+        k if k.is_rsa() => {
+            let spki = codec::pem_decode(formatted).ok_or_else(mismatch)?;
+            let pkcs1 = codec::spki_key(&spki).ok_or_else(mismatch)?.to_vec();
+            let public = PublicEncryptingKey::from_der(&spki).map_err(|_| mismatch())?;
+            let want = match k {
+                KeyType::Rsa3072 => 3072,
+                KeyType::Rsa4096 => 4096,
+                _ => 2048,
+            };
+            if public.key_size_bits() != want {
+                return Err(mismatch());
+            }
+            let enc = OaepPublicEncryptingKey::new(public).map_err(|_| mismatch())?;
+            Ok(Secret::Public {
+                key: pkcs1,
+                enc: Some(enc),
+            })
+        }
+        _ => Err(format!(
+            "public keys cannot be imported for key type {}",
+            kt.as_str()
+        )),
+    }
+}
+
 /// An AEAD key for AES-GCM / ChaCha20-Poly1305 key types.
 pub fn aead_key(kt: KeyType, raw: &[u8]) -> Option<LessSafeKey> {
     let alg = match kt {
@@ -248,6 +309,16 @@ impl KeyVersion {
     /// Parses a stored version.
     pub fn load(kt: KeyType, stored: StoredVersion) -> Result<KeyVersion, MaterialError> {
         let bad = || MaterialError::Malformed(kt.as_str());
+        if stored.key.is_empty() && kt.supports_signing() {
+            let secret = public_secret(kt, &stored.public_key).map_err(|_| bad())?;
+            let hmac_key = Zeroizing::new(codec::decode(&stored.hmac_key).map_err(|_| bad())?);
+            return Ok(KeyVersion {
+                stored,
+                hmac_key,
+                secret,
+                verifiers: Default::default(),
+            });
+        }
         let key = Zeroizing::new(codec::decode(&stored.key).map_err(|_| bad())?);
         let hmac_key = Zeroizing::new(codec::decode(&stored.hmac_key).map_err(|_| bad())?);
         let secret = match kt {
@@ -297,6 +368,39 @@ impl KeyVersion {
         })
     }
 
+    /// A version holding only an imported public key (`public_key` as
+    /// OpenBao takes it: a PEM SubjectPublicKeyInfo).
+    pub fn from_public(kt: KeyType, pem: &str) -> Result<KeyVersion, String> {
+        let spki = codec::pem_decode(pem)
+            .ok_or_else(|| "error parsing public key: no PEM data found".to_owned())?;
+        let key = codec::spki_key(&spki)
+            .ok_or_else(|| "error parsing public key: not a SubjectPublicKeyInfo".to_owned())?;
+        let formatted = match kt {
+            KeyType::Ed25519 => codec::encode(key),
+            _ => codec::pem("PUBLIC KEY", &spki),
+        };
+        let secret = public_secret(kt, &formatted)?;
+        let hmac_key = random_bytes(32).map_err(|e| e.to_string())?;
+        let stored = StoredVersion {
+            key: String::new(),
+            hmac_key: codec::encode(&hmac_key),
+            time: crate::ids::now_unix(),
+            creation_time: crate::ids::rfc3339_now(),
+            public_key: formatted,
+        };
+        Ok(KeyVersion {
+            stored,
+            hmac_key,
+            secret,
+            verifiers: Default::default(),
+        })
+    }
+
+    /// Has this version a private part (imported public keys have not)?
+    pub fn has_private(&self) -> bool {
+        !matches!(self.secret, Secret::Public { .. })
+    }
+
     /// The cached parsed public key of `slot` (see [`KeyVersion::verifiers`]).
     pub fn verifier(
         &self,
@@ -340,6 +444,7 @@ impl KeyVersion {
         match &self.secret {
             Secret::Sym { raw, .. } | Secret::Hmac(raw) | Secret::Ed25519 { raw, .. } => raw,
             Secret::Ecdsa { pkcs8, .. } | Secret::Rsa { pkcs8, .. } => pkcs8,
+            Secret::Public { .. } => &[],
         }
     }
 }

@@ -207,6 +207,11 @@ pub fn sign(
                 .map_err(|_| bad("signing failed"))?;
             out
         }
+        Secret::Public { .. } => {
+            return Err(bad(
+                "requested version for signing does not contain a private part",
+            ));
+        }
         _ => {
             return Err(bad(format!(
                 "key type {} does not support signing",
@@ -253,19 +258,34 @@ pub fn verify(
         Marshaling::Jws => codec::decode_url(payload),
     }
     .ok_or_else(|| bad("invalid base64 signature value"))?;
-    Ok(match &kv.secret {
-        Secret::Ed25519 { raw, pair } => {
-            if p.meta.derived {
+    if p.kt == KeyType::Ed25519 && p.meta.derived {
+        return Ok(match &kv.secret {
+            Secret::Ed25519 { raw, .. } => {
                 let k = derived_ed25519(raw, context)?;
                 check(&ED25519, k.public_key().as_ref(), input, &sig)
-            } else {
-                kv.verifier(0, &ED25519, pair.public_key().as_ref())
-                    .is_some_and(|key| key.verify_sig(input, &sig).is_ok())
             }
+            _ => false,
+        });
+    }
+    let public: &[u8] = match &kv.secret {
+        Secret::Ed25519 { pair, .. } => pair.public_key().as_ref(),
+        Secret::Ecdsa { pair, .. } => pair.public_key().as_ref(),
+        Secret::Rsa { pair, .. } => pair.public_key().as_ref(),
+        Secret::Public { key, .. } => key,
+        _ => {
+            return Err(bad(format!(
+                "key type {} does not support verification",
+                p.kt.as_str()
+            )));
         }
-        Secret::Ecdsa { pair, .. } => {
-            let d = ecdsa_digest(p.kt, &message_digest(input, opts))?;
-            let alg: &'static dyn VerificationAlgorithm = match (p.kt, opts.marshaling) {
+    };
+    Ok(match p.kt {
+        KeyType::Ed25519 => kv
+            .verifier(0, &ED25519, public)
+            .is_some_and(|key| key.verify_sig(input, &sig).is_ok()),
+        k if k.is_ecdsa() => {
+            let d = ecdsa_digest(k, &message_digest(input, opts))?;
+            let alg: &'static dyn VerificationAlgorithm = match (k, opts.marshaling) {
                 (KeyType::EcdsaP384, Marshaling::Asn1) => &ECDSA_P384_SHA384_ASN1,
                 (KeyType::EcdsaP384, Marshaling::Jws) => &ECDSA_P384_SHA384_FIXED,
                 (KeyType::EcdsaP521, Marshaling::Asn1) => &ECDSA_P521_SHA512_ASN1,
@@ -274,21 +294,14 @@ pub fn verify(
                 (_, Marshaling::Jws) => &ECDSA_P256_SHA256_FIXED,
             };
             let slot = usize::from(opts.marshaling == Marshaling::Jws);
-            kv.verifier(slot, alg, pair.public_key().as_ref())
+            kv.verifier(slot, alg, public)
                 .is_some_and(|key| key.verify_digest_sig(&d, &sig).is_ok())
         }
-        Secret::Rsa { pair, .. } => {
+        _ => {
             let d = rsa_digest(&message_digest(input, opts), opts)?;
-            let public = pair.public_key().as_ref();
             rsa_verify_params(opts.hash, opts.sig_alg, opts.salt)?
                 .into_iter()
                 .any(|alg| check_digest(alg, public, &d, &sig))
-        }
-        _ => {
-            return Err(bad(format!(
-                "key type {} does not support verification",
-                p.kt.as_str()
-            )));
         }
     })
 }
