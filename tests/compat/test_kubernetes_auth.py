@@ -455,6 +455,17 @@ def test_login_via_token_review(server, apiserver, rsa_signer):
     assert look["meta"]["service_account_uid"] == "1111-2222"
 
 
+def test_login_jwt_with_trailing_newline(server, apiserver, rsa_signer):
+    """A token read from a file with a newline: parsed (whitespace ignored), sent to TokenReview as given."""
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    make_role(server, path)
+    jwt = apiserver.issue(rsa_signer, projected_claims("default", "app", f"newline-{server.name}"))
+    apiserver.known[jwt + "\n"] = apiserver.known[jwt]
+    assert login(server, path, "app", jwt + "\n")[0] == 200
+    assert apiserver.requests[-1][2]["spec"]["token"] == jwt + "\n"
+
+
 def test_login_legacy_token_and_client_jwt_as_bearer(server, apiserver, rsa_signer):
     path = fresh_mount(server)
     server.api("POST", f"auth/{path}/config", {"kubernetes_host": apiserver.url, "kubernetes_ca_cert": apiserver.ca_pem,

@@ -114,9 +114,9 @@ impl PublicKey {
 }
 
 /// A decoded compact JWS (signature not yet checked).
-pub struct Jws<'a> {
+pub struct Jws {
     alg: String,
-    signing_input: &'a str,
+    signing_input: String,
     signature: Vec<u8>,
     pub claims: Map<String, Value>,
 }
@@ -129,9 +129,18 @@ fn b64_json(part: &str) -> Option<Map<String, Value>> {
     }
 }
 
-impl<'a> Jws<'a> {
-    /// Splits and decodes a compact JWS; anything malformed is a signature error.
-    pub fn parse(token: &'a str) -> Result<Self, JwtError> {
+impl Jws {
+    /// Splits and decodes a compact JWS; anything malformed is a signature
+    /// error. Whitespace anywhere is ignored, as go-jose does (a token read
+    /// from a file with a trailing newline still parses).
+    pub fn parse(token: &str) -> Result<Self, JwtError> {
+        let stripped: String;
+        let token = if token.chars().any(char::is_whitespace) {
+            stripped = token.chars().filter(|c| !c.is_whitespace()).collect();
+            stripped.as_str()
+        } else {
+            token
+        };
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -151,7 +160,7 @@ impl<'a> Jws<'a> {
             .map_err(|_| JwtError::Signature)?;
         Ok(Jws {
             alg,
-            signing_input: &token[..h.len() + 1 + p.len()],
+            signing_input: token[..h.len() + 1 + p.len()].to_owned(),
             signature,
             claims,
         })
@@ -211,7 +220,7 @@ fn numeric(claims: &Map<String, Value>, name: &str) -> Result<i64, JwtError> {
 }
 
 /// The algorithm, issuer, audience and time checks of cap/jwt, in its order.
-pub fn check_claims(jws: &Jws<'_>, exp: &Expected<'_>) -> Result<(), JwtError> {
+pub fn check_claims(jws: &Jws, exp: &Expected<'_>) -> Result<(), JwtError> {
     if jws.signature.is_empty() {
         return Err(claim_err(
             "invalid algorithm (alg) header parameter: token must be signed",

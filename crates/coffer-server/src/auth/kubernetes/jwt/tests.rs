@@ -87,7 +87,10 @@ fn rs256_verifies_and_wrong_key_fails() {
     let jws = Jws::parse(&token).unwrap();
     let good = PublicKey::from_pem(&key.pem()).unwrap();
     let bad = PublicKey::from_pem(&other.pem()).unwrap();
-    assert!(jws.verify(&[bad.clone(), good]).is_ok());
+    assert!(jws.verify(&[bad.clone(), good.clone()]).is_ok());
+    // Whitespace (a trailing newline from a token file) is ignored.
+    let padded = format!(" {token}\n");
+    assert!(Jws::parse(&padded).unwrap().verify(&[good]).is_ok());
     assert_eq!(jws.verify(&[bad]), Err(JwtError::Signature));
     // A tampered payload fails too.
     let mut parts: Vec<&str> = token.split('.').collect();
