@@ -362,6 +362,29 @@ mod tests {
     }
 
     #[test]
+    fn public_only_versions_verify_but_never_sign() {
+        use crate::engines::transit::material::KeyVersion;
+        for kt in [KeyType::EcdsaP256, KeyType::EcdsaP521, KeyType::Rsa2048] {
+            let full = key(kt, false);
+            let o = opts(HashAlg::Sha256, SigAlg::Pss, Marshaling::Asn1);
+            let (sig, _) = sign(&full, 1, b"m", b"", &o).unwrap();
+            let pem = &full.versions[&1].stored.public_key;
+            let public = KeyVersion::from_public(kt, pem).unwrap();
+            assert!(!public.has_private());
+            let reloaded = KeyVersion::load(kt, public.stored.clone()).unwrap();
+            let mut only = full.clone();
+            only.versions.insert(1, std::sync::Arc::new(reloaded));
+            assert!(verify(&only, b"m", &sig, b"", &o).unwrap(), "{kt:?}");
+            assert!(!verify(&only, b"n", &sig, b"", &o).unwrap());
+            assert_eq!(
+                sign(&only, 1, b"m", b"", &o).unwrap_err(),
+                bad("requested version for signing does not contain a private part")
+            );
+        }
+        assert!(KeyVersion::from_public(KeyType::EcdsaP384, "not pem").is_err());
+    }
+
+    #[test]
     fn ecdsa_jws_is_fixed_width() {
         let p = key(KeyType::EcdsaP256, false);
         let (sig, _) = sign(
