@@ -248,11 +248,12 @@ class FakeApiServer:
         jwt = signer.sign(claims)
         k8s = claims.get("kubernetes.io")
         if k8s:
-            ident = (k8s["namespace"], k8s["serviceaccount"]["name"], k8s["serviceaccount"]["uid"])
+            sa = k8s.get("serviceaccount") or {}
+            ident = (k8s.get("namespace", ""), sa.get("name", ""), sa.get("uid", ""))
         else:
-            ident = (claims["kubernetes.io/serviceaccount/namespace"],
-                     claims["kubernetes.io/serviceaccount/service-account.name"],
-                     claims["kubernetes.io/serviceaccount/service-account.uid"])
+            ident = (claims.get("kubernetes.io/serviceaccount/namespace", ""),
+                     claims.get("kubernetes.io/serviceaccount/service-account.name", ""),
+                     claims.get("kubernetes.io/serviceaccount/service-account.uid", ""))
         aud = claims.get("aud") or [API_AUDIENCE]
         self.known[jwt] = (*ident, aud if isinstance(aud, list) else [aud])
         return jwt
@@ -771,3 +772,37 @@ def test_hvac_admin_calls_match_openbao(coffer, openbao, apiserver, rsa_signer):
         return cfg, role, roles, auth["policies"], auth["lease_duration"]
 
     assert run(coffer) == run(openbao)
+
+
+def test_odd_tokens_match_openbao(coffer, openbao, apiserver, rsa_signer):
+    """Malformed or partial claims, unknown login fields, role name case: same answers."""
+    def run(s):
+        path = fresh_mount(s)
+        configure(s, path, apiserver)
+        make_role(s, path, "app", bound_service_account_names="*", bound_service_account_namespaces="*")
+        make_role(s, path, "byname", bound_service_account_names="*", bound_service_account_namespaces="*",
+                  alias_name_source="serviceaccount_name")
+        base = projected_claims("default", "app", f"odd-{s.name}")
+        tokens = {}
+        c = dict(base, exp="soon")
+        tokens["exp_string"] = apiserver.issue(rsa_signer, c)
+        c = dict(base, **{"kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "app"}}})
+        tokens["no_uid"] = apiserver.issue(rsa_signer, c)
+        c = dict(base, **{"kubernetes.io": {"namespace": "default"}})
+        tokens["no_serviceaccount"] = apiserver.issue(rsa_signer, c)
+        c = legacy_claims("default", "app", f"odd-legacy-{s.name}", "sec")
+        del c["kubernetes.io/serviceaccount/namespace"]
+        tokens["legacy_no_namespace"] = apiserver.issue(rsa_signer, c)
+        tokens["two_parts"] = "a.b"
+        out = {}
+        for k, jwt in tokens.items():
+            for role in ("app", "byname"):
+                out[f"{k}/{role}"] = errors(login(s, path, role, jwt))
+        r = s.api("POST", f"auth/{path}/login", {"role": "APP", "jwt": apiserver.issue(rsa_signer, base), "foo": 1}, token="")
+        body = r.json()
+        out["upper_case_role_unknown_field"] = (r.status_code, body["warnings"], body["auth"]["metadata"]["role"])
+        return out
+
+    mine, theirs = run(coffer), run(openbao)
+    assert mine == theirs
+    assert mine["upper_case_role_unknown_field"] == (200, ["Endpoint ignored these unrecognized parameters: [foo]"], "APP")

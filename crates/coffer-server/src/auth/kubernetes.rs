@@ -137,13 +137,15 @@ impl Backend for Kubernetes {
                 } else {
                     SYSTEM_MAX_TTL
                 };
-                let extra = role.update(rf, &tf, max).map_err(Error::BadRequest)?;
+                let extra = role
+                    .update(rf, &tf, &req.data, max)
+                    .map_err(Error::BadRequest)?;
                 view.put_json(&key, &role).await?;
                 Response::empty().with_warnings(extra)
             }
             (Route::Login, _) => {
                 let f: login::LoginFields = fields::parse(&req.data)?;
-                return login::login(ctx, &self.reviewer, &req.mount_point, f).await;
+                login::login(ctx, &self.reviewer, &req.mount_point, f).await?
             }
         };
         Ok(resp.with_warnings(warnings))

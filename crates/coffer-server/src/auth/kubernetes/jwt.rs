@@ -213,9 +213,9 @@ fn numeric(claims: &Map<String, Value>, name: &str) -> Result<i64, JwtError> {
             .as_i64()
             .or_else(|| n.as_f64().map(|f| f as i64))
             .ok_or_else(|| claim_err(&format!("invalid {name} claim: not a number"))),
-        Some(_) => Err(claim_err(&format!(
-            "json: cannot unmarshal into Go struct field Claims.{name} of type jwt.NumericDate"
-        ))),
+        Some(_) => Err(claim_err(
+            "go-jose/go-jose/jwt: expected number value to unmarshal NumericDate",
+        )),
     }
 }
 

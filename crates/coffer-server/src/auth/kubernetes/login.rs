@@ -170,20 +170,6 @@ pub async fn login(
             }
         }
     }
-    let alias = if role.alias_name_source == ALIAS_NAME {
-        if sa.namespace.is_empty() || sa.name.is_empty() {
-            return Err(Error::internal(
-                "service account namespace and name must be set",
-            ));
-        }
-        format!("{}/{}", sa.namespace, sa.name)
-    } else {
-        if sa.uid.is_empty() {
-            return Err(Error::internal("could not parse UID from claims"));
-        }
-        sa.uid.clone()
-    };
-
     let bearer = if reviewer_token.is_empty() {
         f.jwt.as_str()
     } else {
@@ -211,6 +197,8 @@ pub async fn login(
     };
     let mismatch = if reviewed.name != sa.name {
         Some("JWT names did not match")
+    } else if sa.uid.is_empty() {
+        Some("could not parse UID from claims")
     } else if reviewed.uid != sa.uid {
         Some("JWT UIDs did not match")
     } else if reviewed.namespace != sa.namespace {
@@ -222,6 +210,21 @@ pub async fn login(
         tracing::debug!(role = %f.role, reason, "kubernetes login unauthorized");
         return Err(Error::PermissionDenied);
     }
+
+    // OpenBao 2.7 derives the alias only after the review succeeded.
+    let alias = if role.alias_name_source == ALIAS_NAME {
+        if sa.namespace.is_empty() || sa.name.is_empty() {
+            return Err(Error::internal(
+                "service account namespace and name must be set",
+            ));
+        }
+        format!("{}/{}", sa.namespace, sa.name)
+    } else {
+        if sa.uid.is_empty() {
+            return Err(Error::internal("could not parse UID from claims"));
+        }
+        sa.uid.clone()
+    };
 
     let display = format!(
         "{}{}-{}",
