@@ -926,6 +926,50 @@ def test_public_key_import_matches_openbao(servers, ktype):
     same(servers, "GET", f"transit/export/public-key/{name}/1", status=200)
 
 
+@pytest.mark.parametrize("ktype", ["aes256-gcm96", "chacha20-poly1305", "hmac", "ed25519", "ecdsa-p256", "rsa-2048"])
+def test_byok_export_between_coffer_and_openbao(servers, ktype):
+    """byok-export both ways with no client-side wrapping: each side imports
+    the other's wrapping key as a public RSA key, exports a key wrapped for
+    it, and the other side imports and uses it."""
+    c, o = servers
+    extra = {"key_size": 32} if ktype == "hmac" else {}
+    for src, dst, tag in ((c, o, "c2o"), (o, c, "o2c")):
+        wrap_name = f"wrap-of-{dst.name}"
+        if call(src, "GET", f"transit/keys/{wrap_name}")[0] != 200:
+            pem = call(dst, "GET", "transit/wrapping_key")[1]["data"]["public_key"]
+            s, j = call(src, "POST", f"transit/keys/{wrap_name}/import", {"type": "rsa-4096", "public_key": pem})
+            assert s == 204, (tag, j)
+        name = f"byok-{tag}-{ktype}"
+        call(src, "POST", f"transit/keys/{name}", {"type": ktype, "exportable": True, **extra})
+        s, j = call(src, "GET", f"transit/byok-export/{wrap_name}/{name}/1")
+        assert s == 200 and list(j["data"]["keys"]) == ["1"], (tag, j)
+        s, j = call(dst, "POST", f"transit/keys/{name}/import", {"type": ktype, "ciphertext": j["data"]["keys"]["1"]})
+        assert s == 204, (tag, j)
+        msg = b64(b"bring your own key")
+        if ktype in ("ed25519", "ecdsa-p256"):
+            sig = call(src, "POST", f"transit/sign/{name}", {"input": msg})[1]["data"]["signature"]
+            assert call(dst, "POST", f"transit/verify/{name}", {"input": msg, "signature": sig})[1]["data"]["valid"] is True
+        elif ktype == "hmac":
+            h1 = call(src, "POST", f"transit/hmac/{name}", {"input": msg})[1]["data"]["hmac"]
+            assert call(dst, "POST", f"transit/hmac/{name}", {"input": msg})[1]["data"]["hmac"] == h1
+        else:
+            ct = call(src, "POST", f"transit/encrypt/{name}", {"plaintext": msg})[1]["data"]["ciphertext"]
+            assert call(dst, "POST", f"transit/decrypt/{name}", {"ciphertext": ct})[1]["data"]["plaintext"] == msg
+
+
+def test_byok_export_errors_match_openbao(servers):
+    for s in servers:
+        call(s, "POST", "transit/keys/byok-aes", {"exportable": True})
+        call(s, "POST", "transit/keys/byok-locked", {})
+        call(s, "POST", "transit/keys/byok-rsa", {"type": "rsa-2048"})
+    for path in ("transit/byok-export/byok-aes/byok-aes", "transit/byok-export/byok-rsa/byok-locked",
+                 "transit/byok-export/nope/byok-aes", "transit/byok-export/byok-rsa/nope",
+                 "transit/byok-export/byok-rsa/byok-aes/9"):
+        (cs, cj), (os_, oj) = both(servers, "GET", path)
+        assert cs < 500 and (cs == os_ or os_ == 500), (path, cj, oj)
+        assert cj["errors"][0] in oj["errors"][0], (path, cj, oj)
+
+
 IMPORT_ERRORS = [
     ("imp-err-existing", {"ciphertext": "AAAA"}),
     ("imp-err-short", {"ciphertext": b64(b"x" * 100)}),

@@ -228,6 +228,7 @@ impl Backend for Transit {
             Route::ImportVersion => {
                 import::import_version(self, view, req, caps.get("name")).await?
             }
+            Route::ByokExport => import::byok_export(self, view, req, caps).await?,
             Route::WrappingKey => import::get_wrapping_key(self, view).await?,
             Route::Unsupported => {
                 return Err(Error::Status(

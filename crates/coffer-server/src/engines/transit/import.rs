@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use super::Transit;
 use super::codec;
 use super::keytype::KeyType;
-use super::material::{KeyVersion, secret_from_import};
+use super::material::{KeyVersion, Secret, random_bytes, secret_from_import};
 use super::policy::{Policy, PolicyMeta, bad};
 use crate::barrier::View;
 
@@ -279,4 +279,119 @@ pub async fn import_version(
     })
     .await?;
     Ok(Response::empty())
+}
+
+/// The material a version exports for BYOK: the raw key for symmetric and
+/// HMAC keys, PKCS#8 for asymmetric ones.
+fn byok_material(kv: &KeyVersion) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(match &kv.secret {
+        Secret::Sym { raw, .. } | Secret::Hmac(raw) => raw.clone(),
+        Secret::Ed25519 { pair, .. } => Zeroizing::new(
+            pair.to_pkcs8v1()
+                .map_err(|_| Error::internal("could not encode the ed25519 key"))?
+                .as_ref()
+                .to_vec(),
+        ),
+        Secret::Ecdsa { pkcs8, .. } | Secret::Rsa { pkcs8, .. } => pkcs8.clone(),
+        Secret::Public { .. } => {
+            return Err(bad(
+                "failed to wrap target key for import: the key version has no private part",
+            ));
+        }
+    })
+}
+
+/// `byok-export/<destination>/<source>[/<version>]`: the source key's
+/// versions wrapped for the destination RSA key, in the import format.
+pub async fn byok_export(
+    t: &Transit,
+    view: &View,
+    req: &Request,
+    caps: &coffer_core::paths::Captures,
+) -> Result<Response> {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct F {
+        #[serde(deserialize_with = "string")]
+        hash: String,
+    }
+    let f: F = parse(&req.data)?;
+    let alg = oaep_alg(&f.hash)?;
+    let dst = t
+        .get(view, caps.get("destination"))
+        .await?
+        .ok_or_else(|| bad("no such destination key to export to"))?;
+    if dst.meta.soft_deleted {
+        return Err(bad("for destination key: refusing to use soft-deleted key"));
+    }
+    let src = t
+        .get(view, caps.get("source"))
+        .await?
+        .ok_or_else(|| bad("no such source key for export"))?;
+    if !src.meta.exportable {
+        return Err(bad("key is not exportable"));
+    }
+    if src.meta.soft_deleted {
+        return Err(bad("for source key: refusing to use soft-deleted key"));
+    }
+    if !dst.kt.supports_signing() {
+        return Err(bad(format!(
+            "key wrapping (requring message signing) is not supported for key type {}",
+            dst.kt.as_str()
+        )));
+    }
+    let wrapping = match &dst.version(dst.meta.latest_version)?.secret {
+        Secret::Rsa { enc, .. } | Secret::Public { enc: Some(enc), .. } => enc,
+        _ => return Err(bad("unsupported key type in use; must be a rsa key")),
+    };
+    let versions: Vec<u32> = match caps.get("version") {
+        "" => src
+            .versions
+            .keys()
+            .copied()
+            .filter(|v| *v >= src.meta.min_decryption_version)
+            .collect(),
+        v => {
+            let ver: u32 = if v == "latest" {
+                src.meta.latest_version
+            } else {
+                v.trim_start_matches('v')
+                    .parse()
+                    .map_err(|_| bad("invalid key version"))?
+            };
+            if ver < src.meta.min_decryption_version {
+                return Err(bad(
+                    "version for export is below minimum decryption version",
+                ));
+            }
+            if !src.versions.contains_key(&ver) {
+                return Err(bad("version does not exist or cannot be found"));
+            }
+            vec![ver]
+        }
+    };
+    let mut keys = serde_json::Map::new();
+    for ver in versions {
+        let material = byok_material(src.version(ver)?)?;
+        let eph = random_bytes(32).map_err(Error::internal)?;
+        let mut wrapped_eph = vec![0u8; wrapping.ciphertext_size()];
+        let wrapped_eph = wrapping
+            .encrypt(alg, &eph, &mut wrapped_eph, None)
+            .map_err(|_| Error::internal("failed to encrypt the ephemeral wrapping key"))?
+            .to_vec();
+        let kek =
+            AesKek::new(&AES_256, &eph).map_err(|_| Error::internal("invalid ephemeral key"))?;
+        let mut out = vec![0u8; material.len() + 16];
+        let wrapped_key = kek
+            .wrap_with_padding(&material, &mut out)
+            .map_err(|_| Error::internal("failed to wrap target key with KWP"))?;
+        let mut blob = wrapped_eph;
+        blob.extend_from_slice(wrapped_key);
+        keys.insert(ver.to_string(), json!(codec::encode(&blob)));
+    }
+    let mut data = Object::new();
+    data.insert("keys".into(), serde_json::Value::Object(keys));
+    data.insert("name".into(), json!(src.meta.name));
+    data.insert("type".into(), json!(src.kt.as_str()));
+    Ok(Response::data(data))
 }

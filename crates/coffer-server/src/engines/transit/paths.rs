@@ -25,6 +25,7 @@ pub enum Route {
     Restore,
     Import,
     ImportVersion,
+    ByokExport,
     WrappingKey,
     SoftDelete,
     SoftDeleteRestore,
@@ -133,6 +134,20 @@ pub static PATHS: PathTable<Route> = PathTable(&[
         false
     ),
     spec!("wrapping_key", Route::WrappingKey, &[Read], &[], false),
+    spec!(
+        "byok-export/{destination}/{source}/{version}",
+        Route::ByokExport,
+        &[Read],
+        &["hash"],
+        false
+    ),
+    spec!(
+        "byok-export/{destination}/{source}",
+        Route::ByokExport,
+        &[Read],
+        &["hash"],
+        false
+    ),
     spec!(
         "keys/{name}/soft-delete",
         Route::SoftDelete,
