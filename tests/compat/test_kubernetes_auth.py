@@ -47,14 +47,18 @@ def b64url(data):
 
 
 class Signer:
-    """A service-account signing key (RSA 2048 / RS256 or P-256 / ES256)."""
+    """A service-account signing key: RSA 2048 (RS256/RS384/RS512) or ECDSA
+    P-256/P-384/P-521 (ES256/ES384/ES512)."""
+
+    HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+    CURVES = {"ES256": (ec.SECP256R1, 32), "ES384": (ec.SECP384R1, 48), "ES512": (ec.SECP521R1, 66)}
 
     def __init__(self, kind="RS256"):
         self.alg = kind
-        if kind == "RS256":
+        if kind.startswith("RS"):
             self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        elif kind == "ES256":
-            self.key = ec.generate_private_key(ec.SECP256R1())
+        elif kind in self.CURVES:
+            self.key = ec.generate_private_key(self.CURVES[kind][0]())
         else:
             raise ValueError(kind)
 
@@ -63,15 +67,26 @@ class Signer:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode()
 
+    def certificate_pem(self):
+        """A self-signed certificate carrying this key (pem_keys accepts certificates)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "service-account-signer")])
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1)).sign(self.key, hashes.SHA256()))
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
     def sign(self, claims, alg=None):
         header = {"alg": alg or self.alg, "kid": "test-key"}
         signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
-        if self.alg == "RS256":
-            sig = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        digest = self.HASHES[self.alg[2:]]()
+        if self.alg.startswith("RS"):
+            sig = self.key.sign(signing_input.encode(), padding.PKCS1v15(), digest)
         else:
-            der = self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+            der = self.key.sign(signing_input.encode(), ec.ECDSA(digest))
             r, s = decode_dss_signature(der)
-            sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            size = self.CURVES[self.alg][1]
+            sig = r.to_bytes(size, "big") + s.to_bytes(size, "big")
         return f"{signing_input}.{b64url(sig)}"
 
 
@@ -481,18 +496,19 @@ def test_login_legacy_token_and_client_jwt_as_bearer(server, apiserver, rsa_sign
     assert review == {"metadata": {}, "spec": {"token": jwt}, "status": {"user": {}}}
 
 
-@pytest.mark.parametrize("kind", ["RS256", "ES256"])
+@pytest.mark.parametrize("kind", ["RS256", "ES256", "RS384", "RS512", "ES384", "ES512", "cert"])
 def test_login_via_pem_keys(server, apiserver, kind):
-    signer, other = Signer(kind), Signer(kind)
+    signer, other = Signer(kind if kind != "cert" else "RS256"), Signer("ES256")
+    key = signer.certificate_pem() if kind == "cert" else signer.public_pem()
     path = fresh_mount(server)
-    configure(server, path, apiserver, pem_keys=[other.public_pem(), signer.public_pem()])
+    configure(server, path, apiserver, pem_keys=[other.public_pem(), key])
     make_role(server, path)
     jwt = apiserver.issue(signer, projected_claims("default", "app", "1111-2222"))
     status, body = login(server, path, "app", jwt)
     assert status == 200, body
     check_auth(body, path)
     # A token signed by a key not in pem_keys: denied before any TokenReview.
-    forged = apiserver.issue(Signer(kind), projected_claims("default", "app", "1111-2222"))
+    forged = apiserver.issue(Signer(signer.alg), projected_claims("default", "app", "1111-2222"))
     before = len(apiserver.requests)
     assert errors(login(server, path, "app", forged)) == (403, ["permission denied"])
     assert len(apiserver.requests) == before
