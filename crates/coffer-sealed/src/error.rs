@@ -15,6 +15,10 @@ pub enum CryptoError {
     /// RSA modulus larger than the 16-bit length prefix allows.
     #[error("rsa key of {0} bits is too large for the sealed-secrets format")]
     KeyTooLarge(usize),
+    /// The service holding the private key (coffer transit) could not be asked; the message
+    /// names the address and the reason, never a token.
+    #[error("key service failed: {0}")]
+    Backend(String),
     /// The crypto library failed where it should not.
     #[error("internal crypto failure ({0})")]
     Internal(&'static str),

@@ -164,6 +164,15 @@ pub fn decrypt(
             oaep_label(label),
         )
         .map_err(|_| CryptoError::WrongKey)?;
+    open_with_session_key(session_key, aes_part)
+}
+
+/// The AES-GCM half of [`decrypt`]: opens `aes_part` with an already recovered session key
+/// (used when the RSA half is decrypted elsewhere, e.g. by coffer's transit engine).
+pub fn open_with_session_key(
+    session_key: &[u8],
+    aes_part: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     if session_key.len() != SESSION_KEY_LEN {
         return Err(CryptoError::WrongKey);
     }

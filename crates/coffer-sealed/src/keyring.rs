@@ -9,8 +9,8 @@
 //! 4. the remaining keys, newest first (new values are sealed with the newest key).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -33,10 +33,60 @@ pub struct RingKey {
     pub order_time: OffsetDateTime,
 }
 
+/// One version of a key held by a remote service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteVersion {
+    /// The service's version number.
+    pub version: u32,
+    /// Identifier of its public key (same scheme as local keys).
+    pub id: KeyId,
+    /// RSA modulus size in bytes.
+    pub size_bytes: usize,
+}
+
+/// RSA keys whose private halves live in another service (coffer transit): the ring asks it to
+/// decrypt the session-key block and does the AES-GCM part itself.
+pub trait RemoteKeys: Send + Sync + std::fmt::Debug {
+    /// The versions that may decrypt, newest first.
+    fn versions(&self) -> Vec<RemoteVersion>;
+    /// RSA-OAEP-SHA256 decryption of `rsa_part` with `version` and the OAEP `label`:
+    /// `Ok(None)` when the key or label does not fit, `Err` (a message naming the service, never
+    /// a secret) when the service could not answer.
+    fn decrypt_session_key(
+        &self,
+        version: u32,
+        rsa_part: &[u8],
+        label: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, String>;
+    /// The certificate of the newest version (what `/v1/cert.pem` serves).
+    fn latest_cert(&self) -> Option<SealingCert>;
+}
+
+enum Candidate<'a> {
+    Local(&'a RingKey),
+    Remote(&'a RemoteVersion),
+}
+
+impl Candidate<'_> {
+    fn id(&self) -> KeyId {
+        match self {
+            Candidate::Local(k) => k.key.id(),
+            Candidate::Remote(v) => v.id,
+        }
+    }
+    fn size_bytes(&self) -> usize {
+        match self {
+            Candidate::Local(k) => k.key.oaep().key_size_bytes(),
+            Candidate::Remote(v) => v.size_bytes,
+        }
+    }
+}
+
 /// Private keys, newest first, plus the "which key opened what" memory.
 #[derive(Debug, Default)]
 pub struct KeyRing {
     keys: Vec<RingKey>,
+    remote: Option<Arc<dyn RemoteKeys>>,
     hints: RwLock<HashMap<String, KeyId>>,
     rsa_ops: AtomicU64,
 }
@@ -46,6 +96,7 @@ impl Clone for KeyRing {
         let hints = self.hints.read().map(|h| h.clone()).unwrap_or_default();
         KeyRing {
             keys: self.keys.clone(),
+            remote: self.remote.clone(),
             hints: RwLock::new(hints),
             rsa_ops: AtomicU64::new(self.rsa_ops()),
         }
@@ -105,7 +156,9 @@ impl KeyRing {
     /// Decrypts `blob` with the first key that works; `hint` names the object the value belongs
     /// to as `namespace/name` (use `""` for none). Keys are tried in this order: the key that
     /// last opened a value of the same object, then the one that last opened a value in the same
-    /// namespace, then the rest newest first. Returns the plaintext.
+    /// namespace, then the rest newest first (remote versions before local keys). Returns the
+    /// plaintext; when no key opened the value and a remote key could not be asked, the remote
+    /// failure is returned instead of [`CryptoError::WrongKey`].
     pub fn decrypt(
         &self,
         blob: &[u8],
@@ -121,7 +174,18 @@ impl KeyRing {
             let get = |k: &str| hints.as_ref().and_then(|h| h.get(k).copied());
             (get(hint), ns_hint.as_deref().and_then(get))
         };
-        let fits = |k: &&RingKey| k.key.oaep().key_size_bytes() == rsa_part.len();
+        let remote_versions = self
+            .remote
+            .as_ref()
+            .map(|r| r.versions())
+            .unwrap_or_default();
+        let candidates: Vec<Candidate<'_>> = remote_versions
+            .iter()
+            .map(Candidate::Remote)
+            .chain(self.keys.iter().map(Candidate::Local))
+            .filter(|c| c.size_bytes() == rsa_part.len())
+            .collect();
+        let mut backend_error = None;
         let mut tried: [Option<KeyId>; 2] = [None, None];
         for (slot, id) in [by_object, by_namespace].into_iter().enumerate() {
             let Some(id) = id else { continue };
@@ -129,29 +193,76 @@ impl KeyRing {
                 continue;
             }
             tried[slot] = Some(id);
-            if let Some(k) = self.keys.iter().filter(fits).find(|k| k.key.id() == id)
-                && let Ok(plain) = self.try_key(k, blob, label)
-            {
-                if slot == 1 {
-                    self.remember(hint, id, None);
+            if let Some(c) = candidates.iter().find(|c| c.id() == id) {
+                match self.try_candidate(c, blob, label) {
+                    Ok(plain) => {
+                        if slot == 1 {
+                            self.remember(hint, id, None);
+                        }
+                        return Ok(plain);
+                    }
+                    Err(e @ CryptoError::Backend(_)) => backend_error = Some(e),
+                    Err(_) => {}
                 }
-                return Ok(plain);
             }
         }
-        for k in self
-            .keys
-            .iter()
-            .filter(fits)
-            .filter(|k| !tried.contains(&Some(k.key.id())))
-        {
-            if let Ok(plain) = self.try_key(k, blob, label) {
-                if !hint.is_empty() {
-                    self.remember(hint, k.key.id(), ns_hint.as_deref());
+        for c in candidates.iter().filter(|c| !tried.contains(&Some(c.id()))) {
+            match self.try_candidate(c, blob, label) {
+                Ok(plain) => {
+                    if !hint.is_empty() {
+                        self.remember(hint, c.id(), ns_hint.as_deref());
+                    }
+                    return Ok(plain);
                 }
-                return Ok(plain);
+                Err(e @ CryptoError::Backend(_)) => backend_error = Some(e),
+                Err(_) => {}
             }
         }
-        Err(CryptoError::WrongKey)
+        Err(backend_error.unwrap_or(CryptoError::WrongKey))
+    }
+
+    fn try_candidate(
+        &self,
+        c: &Candidate<'_>,
+        blob: &[u8],
+        label: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        match c {
+            Candidate::Local(k) => self.try_key(k, blob, label),
+            Candidate::Remote(v) => {
+                let remote = self.remote.as_ref().ok_or(CryptoError::WrongKey)?;
+                let (rsa_part, aes_part) = hybrid::split(blob)?;
+                self.rsa_ops.fetch_add(1, Ordering::Relaxed);
+                match remote.decrypt_session_key(v.version, rsa_part, label) {
+                    Ok(Some(session_key)) => hybrid::open_with_session_key(&session_key, aes_part),
+                    Ok(None) => Err(CryptoError::WrongKey),
+                    Err(msg) => Err(CryptoError::Backend(msg)),
+                }
+            }
+        }
+    }
+
+    /// A ring whose keys are held by a remote service (coffer transit); it may also hold local
+    /// keys.
+    pub fn with_remote(remote: Arc<dyn RemoteKeys>) -> KeyRing {
+        KeyRing {
+            remote: Some(remote),
+            ..KeyRing::default()
+        }
+    }
+
+    /// The remote key set, if any.
+    pub fn remote(&self) -> Option<&Arc<dyn RemoteKeys>> {
+        self.remote.as_ref()
+    }
+
+    /// The certificate to seal with: the remote key's newest version when there is a remote key
+    /// set, else the newest local key's certificate.
+    pub fn latest_cert(&self) -> Option<SealingCert> {
+        match &self.remote {
+            Some(r) => r.latest_cert(),
+            None => self.latest().and_then(|k| k.cert.clone()),
+        }
     }
 
     fn remember(&self, hint: &str, id: KeyId, ns_hint: Option<&str>) {

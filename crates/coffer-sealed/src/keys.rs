@@ -29,7 +29,7 @@ fn malformed(what: &str, reason: impl std::fmt::Display) -> KeyError {
     }
 }
 
-fn key_id(public: &PublicEncryptingKey) -> Result<KeyId, KeyError> {
+pub(crate) fn key_id(public: &PublicEncryptingKey) -> Result<KeyId, KeyError> {
     let der = public
         .as_der()
         .map_err(|_| malformed("public key", "cannot encode"))?;
@@ -238,33 +238,44 @@ impl PrivateKey {
         not_before: OffsetDateTime,
         ttl: time::Duration,
     ) -> Result<SealingCert, KeyError> {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose,
-            SerialNumber,
-        };
-        let gen_err = |e: rcgen::Error| KeyError::Generate(e.to_string());
         let signer = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
             &self.pkcs8.as_slice().into(),
             &rcgen::PKCS_RSA_SHA256,
         )
-        .map_err(gen_err)?;
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        if !cn.is_empty() {
-            dn.push(DnType::CommonName, cn);
-        }
-        params.distinguished_name = dn;
-        params.not_before = not_before;
-        params.not_after = not_before + ttl;
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::EncipherOnly];
-        let mut serial = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut serial).map_err(|_| KeyError::Generate("random".into()))?;
-        serial[0] &= 0x7f;
-        params.serial_number = Some(SerialNumber::from_slice(&serial));
-        let cert = params.self_signed(&signer).map_err(gen_err)?;
-        SealingCert::from_der(cert.der())
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+        controller_cert(&signer, cn, not_before, ttl)
     }
+}
+
+/// Makes a certificate of the controller profile (spec §4.4) for `signer`'s public key, signed by
+/// `signer` (a local key, or a key held by coffer transit).
+pub(crate) fn controller_cert(
+    signer: &impl rcgen::SigningKey,
+    cn: &str,
+    not_before: OffsetDateTime,
+    ttl: time::Duration,
+) -> Result<SealingCert, KeyError> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyUsagePurpose,
+        SerialNumber,
+    };
+    let gen_err = |e: rcgen::Error| KeyError::Generate(e.to_string());
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    if !cn.is_empty() {
+        dn.push(DnType::CommonName, cn);
+    }
+    params.distinguished_name = dn;
+    params.not_before = not_before;
+    params.not_after = not_before + ttl;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::EncipherOnly];
+    let mut serial = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut serial).map_err(|_| KeyError::Generate("random".into()))?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    let cert = params.self_signed(signer).map_err(gen_err)?;
+    SealingCert::from_der(cert.der())
 }
 
 /// Extracts the OCTET STRING `privateKey` from a PKCS#8 v1 `PrivateKeyInfo`.

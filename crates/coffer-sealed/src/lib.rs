@@ -9,11 +9,13 @@
 //! - [`seal`], [`unseal`], [`template`]: the operations;
 //! - [`controller`]: the controller's IO-free core (key Secrets, renewal, reconcile decision,
 //!   HTTP handlers);
+//! - [`coffer`]: `--key-source coffer`, the sealing key held by a coffer transit RSA key;
 //! - [`cli`]: `coffer seal` / `kubeseal`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod codec;
+pub mod coffer;
 pub mod controller;
 pub mod emit;
 pub mod error;

@@ -135,7 +135,7 @@ impl Handlers {
 
 /// `GET /v1/cert.pem`: the newest certificate.
 pub fn cert_pem(ring: &KeyRing) -> Response {
-    match ring.latest().and_then(|k| k.cert.as_ref()) {
+    match ring.latest_cert() {
         Some(cert) => Response {
             status: 200,
             content_type: "application/x-pem-file",
@@ -177,7 +177,7 @@ pub fn rotate(ring: &KeyRing, body: &[u8]) -> Response {
         Ok(ss) => ss,
         Err(r) => return r,
     };
-    let Some(cert) = ring.latest().and_then(|k| k.cert.clone()) else {
+    let Some(cert) = ring.latest_cert() else {
         return Response::text(500, "cannot get certificate");
     };
     let mut secret = match unseal::unseal(&ss, ring, UnsealOptions::default()) {
