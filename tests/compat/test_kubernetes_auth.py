@@ -822,3 +822,44 @@ def test_odd_tokens_match_openbao(coffer, openbao, apiserver, rsa_signer):
     mine, theirs = run(coffer), run(openbao)
     assert mine == theirs
     assert mine["upper_case_role_unknown_field"] == (200, ["Endpoint ignored these unrecognized parameters: [foo]"], "APP")
+
+
+def test_bao_agent_auto_auth(server, apiserver, rsa_signer, workdir):
+    """`bao agent` auto-auth with method "kubernetes" reads the pod token file and logs in."""
+    import subprocess
+
+    from conftest import BAO
+    path = fresh_mount(server)
+    configure(server, path, apiserver)
+    make_role(server, path)
+    token_file = Path(workdir) / "sa-token"
+    token_file.write_text(apiserver.issue(rsa_signer, projected_claims("default", "app", f"agent-{server.name}")))
+    sink = Path(workdir) / "sink"
+    cfg = Path(workdir) / "agent.hcl"
+    cfg.write_text(f"""
+vault {{
+  address = "{server.addr}"
+}}
+exit_after_auth = true
+auto_auth {{
+  method "kubernetes" {{
+    mount_path = "auth/{path}"
+    config = {{
+      role = "app"
+      token_path = "{token_file}"
+    }}
+  }}
+  sink "file" {{
+    config = {{
+      path = "{sink}"
+    }}
+  }}
+}}
+""")
+    env = dict(os.environ, HOME=server.home())
+    env.pop("BAO_TOKEN", None)
+    r = subprocess.run([BAO, "agent", f"-config={cfg}"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    token = sink.read_text().strip()
+    look = server.api("GET", "auth/token/lookup-self", token=token).json()["data"]
+    assert look["meta"]["service_account_name"] == "app" and look["policies"] == ["app", "default"]
