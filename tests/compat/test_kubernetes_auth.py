@@ -2,12 +2,13 @@
 oracle, the real OpenBao 2.7.2: configuration and roles, login through
 TokenReview and through `pem_keys`, every refusal (expired, wrong audience,
 namespace, name, signature, issuer, unauthenticated review, unreachable or
-untrusted API server, no config yet), the `bao` CLI and hvac.
+untrusted API server, no config yet), namespace selectors, the `bao` CLI,
+`bao agent` auto-auth and hvac.
 
-A stand-in Kubernetes API server is part of this module.
-
-No kube-apiserver can run here, so this serves the one endpoint the auth method
-calls, `POST /apis/authentication.k8s.io/v1/tokenreviews`, with the real v1
+A stand-in Kubernetes API server is part of this module. No kube-apiserver can
+run here, so it serves the two endpoints the auth method calls,
+`POST /apis/authentication.k8s.io/v1/tokenreviews` and
+`GET /api/v1/namespaces/<ns>`, with the real v1
 TokenReview JSON (201, `status.user.username = system:serviceaccount:<ns>:<name>`,
 `status.audiences`, a v1 `Status` 401 for a bad bearer), over TLS with a
 throwaway CA made with `cryptography`. Service account JWTs are signed with
