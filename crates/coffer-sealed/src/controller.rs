@@ -5,6 +5,8 @@
 
 #[cfg(feature = "kube-controller")]
 pub mod cli;
+#[cfg(feature = "kube-controller")]
+pub mod coffer_source;
 pub mod http;
 pub mod keys;
 pub mod metrics;

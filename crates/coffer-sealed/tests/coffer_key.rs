@@ -393,3 +393,103 @@ fn unreachable_coffer_and_bad_token_are_clear_errors() {
         "{err}"
     );
 }
+
+/// The least-privilege policy documented in docs/sealed-secrets.md.
+const POLICY: &str = r#"
+path "transit/keys/sealing" { capabilities = ["read"] }
+path "transit/keys/sealing/rotate" { capabilities = ["update"] }
+path "transit/decrypt/sealing" { capabilities = ["update"] }
+path "transit/sign/sealing/sha2-256" { capabilities = ["update"] }
+"#;
+
+#[test]
+fn approle_with_least_privilege_policy() {
+    let s = start("rsa-4096");
+    ok(
+        &s,
+        "PUT",
+        "/v1/sys/policies/acl/sealed-secrets",
+        &serde_json::json!({ "policy": POLICY }).to_string(),
+    );
+    ok(&s, "POST", "/v1/sys/auth/approle", r#"{"type": "approle"}"#);
+    ok(
+        &s,
+        "POST",
+        "/v1/auth/approle/role/controller",
+        r#"{"token_policies": ["sealed-secrets"]}"#,
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        &s,
+        "GET",
+        "/v1/auth/approle/role/controller/role-id",
+        "",
+    ))
+    .unwrap();
+    let role_id = v["data"]["role_id"].as_str().unwrap().to_owned();
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        &s,
+        "POST",
+        "/v1/auth/approle/role/controller/secret-id",
+        "{}",
+    ))
+    .unwrap();
+    let secret_id = v["data"]["secret_id"].as_str().unwrap().to_owned();
+    let (r, sid) = (s.dir.path().join("role-id"), s.dir.path().join("secret-id"));
+    std::fs::write(&r, &role_id).unwrap();
+    std::fs::write(&sid, &secret_id).unwrap();
+    let mut cfg = config(&s, Path::new("/unused"));
+    cfg.auth = Auth::AppRole {
+        mount: "approle".into(),
+        role_id_file: r.clone(),
+        secret_id_file: sid.clone(),
+    };
+    let keys = Arc::new(CofferKeys::connect(cfg.clone()).unwrap());
+    let ring = KeyRing::with_remote(keys.clone());
+    let cert = served_cert(&ring);
+    check_cert(&s, &cert, 1);
+    let parsed = SealingCert::from_pem(cert.as_bytes()).unwrap();
+    let age = time::OffsetDateTime::now_utc() - parsed.not_before();
+    assert!(
+        age < time::Duration::minutes(10) && age > time::Duration::seconds(-60),
+        "NotBefore is the version's creation time, got {}",
+        parsed.not_before()
+    );
+    let ss = seal_with(&cert, s.dir.path(), &secret_yaml("db", "4096-bit"));
+    assert_eq!(opened(&ss, &ring)[0].1, "4096-bit");
+    keys.rotate().unwrap();
+    assert_eq!(keys.latest_version(), Some(2));
+    assert_eq!(opened(&ss, &ring)[0].1, "4096-bit");
+    let debug = format!("{ring:?}");
+    assert!(debug.contains("versions: [2, 1]"), "{debug}");
+    let token: serde_json::Value = serde_json::from_slice(
+        &transport(&s.addr)
+            .request(
+                "POST",
+                "/v1/auth/approle/login",
+                &[],
+                serde_json::json!({"role_id": role_id, "secret_id": secret_id})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let prefix = &token["auth"]["client_token"].as_str().unwrap()[..6];
+    assert!(
+        !debug.contains(&secret_id) && !debug.contains(prefix),
+        "{debug}"
+    );
+
+    // A wrong secret id is a clear login error that names neither id.
+    std::fs::write(&sid, "00000000-0000-0000-0000-000000000000").unwrap();
+    let err = CofferKeys::connect(cfg).unwrap_err().to_string();
+    assert!(
+        err.contains("approle login") && err.contains("failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&role_id) && !err.contains("00000000-0000"),
+        "{err}"
+    );
+}

@@ -72,14 +72,32 @@ struct State {
     latest_cert: Option<SealingCert>,
 }
 
-/// The transit key as the key ring's remote key set.
-#[derive(Debug)]
+/// The transit key as the key ring's remote key set. Its `Debug` shows the address, mount, key
+/// and versions only (never the AppRole token).
 pub struct CofferKeys {
     cfg: CofferKeyConfig,
     transport: Transport,
     approle_token: Mutex<Option<Zeroizing<String>>>,
     state: RwLock<State>,
     certs: Mutex<HashMap<u32, SealingCert>>,
+}
+
+impl std::fmt::Debug for CofferKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CofferKeys")
+            .field("addr", &self.transport.base.display())
+            .field("mount", &self.cfg.mount)
+            .field("key", &self.cfg.key)
+            .field(
+                "versions",
+                &self
+                    .state
+                    .read()
+                    .map(|s| s.versions.iter().map(|v| v.version).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 fn segment_ok(s: &str) -> bool {
@@ -296,7 +314,11 @@ impl CofferKeys {
                 .and_then(|t| {
                     OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
                 })
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+                .ok_or_else(|| {
+                    CofferError(format!(
+                        "transit key {path} version {version} has no rfc 3339 creation_time"
+                    ))
+                })?;
             parsed.push((version, parse_public(pem, version)?, created));
         }
         parsed.sort_by_key(|p| std::cmp::Reverse(p.0));
@@ -406,6 +428,11 @@ impl CofferKeys {
     /// The newest version number.
     pub fn latest_version(&self) -> Option<u32> {
         self.state.read().ok()?.versions.first().map(|v| v.version)
+    }
+
+    /// PEM of the newest version's certificate.
+    pub fn latest_cert_pem(&self) -> Option<String> {
+        RemoteKeys::latest_cert(self).map(|c| c.pem().to_owned())
     }
 
     /// Creation time of the newest version's certificate (its NotBefore), for renewal timing.

@@ -86,6 +86,96 @@ pub struct ControllerArgs {
     /// Give up on an object after this many consecutive failures (until it changes).
     #[arg(long, default_value_t = 5)]
     pub max_unseal_retries: u32,
+    /// Where the sealing key lives: `kubernetes` (key Secrets, upstream's behaviour) or `coffer`
+    /// (a coffer transit RSA key; the private key never leaves coffer).
+    #[arg(long, default_value = "kubernetes")]
+    pub key_source: String,
+    /// Coffer's address (`--key-source coffer`; default `COFFER_ADDR`, then `VAULT_ADDR`).
+    #[arg(long, default_value = "")]
+    pub coffer_addr: String,
+    /// File holding the coffer token (re-read at every request).
+    #[arg(long, default_value = "")]
+    pub coffer_token_file: String,
+    /// File holding the AppRole role id (instead of a token file).
+    #[arg(long, default_value = "")]
+    pub coffer_role_id_file: String,
+    /// File holding the AppRole secret id.
+    #[arg(long, default_value = "")]
+    pub coffer_secret_id_file: String,
+    /// Mount path of the AppRole auth method.
+    #[arg(long, default_value = "approle")]
+    pub coffer_approle_mount: String,
+    /// Mount path of the transit engine.
+    #[arg(long, default_value = "transit")]
+    pub coffer_transit_mount: String,
+    /// Name of the transit RSA key (rsa-2048, rsa-3072 or rsa-4096).
+    #[arg(long, default_value = "")]
+    pub coffer_key: String,
+    /// CA bundle to verify coffer's TLS certificate (default: the system bundle).
+    #[arg(long, default_value = "")]
+    pub coffer_ca_file: String,
+    /// Timeout of each coffer request (Go duration).
+    #[arg(long, default_value = "30s")]
+    pub coffer_timeout: String,
+}
+
+/// The `--key-source coffer` settings, or `None` for `--key-source kubernetes`.
+fn coffer_config(
+    a: &ControllerArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::coffer::CofferKeyConfig>, String> {
+    use crate::coffer::{Auth, CofferKeyConfig};
+    match a.key_source.as_str() {
+        "kubernetes" => return Ok(None),
+        "coffer" => {}
+        other => {
+            return Err(format!(
+                "invalid --key-source {other:?}: use kubernetes or coffer"
+            ));
+        }
+    }
+    let addr = Some(a.coffer_addr.clone())
+        .filter(|s| !s.is_empty())
+        .or_else(|| env("COFFER_ADDR"))
+        .or_else(|| env("VAULT_ADDR"))
+        .filter(|s| !s.is_empty())
+        .ok_or("--key-source coffer needs --coffer-addr (or COFFER_ADDR)")?;
+    if a.coffer_key.is_empty() {
+        return Err("--key-source coffer needs --coffer-key (the transit rsa key name)".into());
+    }
+    let auth = match (
+        a.coffer_token_file.as_str(),
+        a.coffer_role_id_file.as_str(),
+        a.coffer_secret_id_file.as_str(),
+    ) {
+        (t, "", "") if !t.is_empty() => Auth::TokenFile(t.into()),
+        ("", r, s) if !r.is_empty() && !s.is_empty() => Auth::AppRole {
+            mount: a.coffer_approle_mount.clone(),
+            role_id_file: r.into(),
+            secret_id_file: s.into(),
+        },
+        _ => {
+            return Err(
+                "--key-source coffer needs either --coffer-token-file or both \
+                 --coffer-role-id-file and --coffer-secret-id-file"
+                    .into(),
+            );
+        }
+    };
+    let timeout = keys::parse_go_duration(&a.coffer_timeout)?;
+    if timeout.is_zero() {
+        return Err("--coffer-timeout must be greater than 0".into());
+    }
+    Ok(Some(CofferKeyConfig {
+        addr,
+        auth,
+        mount: a.coffer_transit_mount.trim_matches('/').to_owned(),
+        key: a.coffer_key.clone(),
+        ca_file: (!a.coffer_ca_file.is_empty()).then(|| a.coffer_ca_file.clone().into()),
+        timeout,
+        cert_cn: a.my_cn.clone(),
+        cert_ttl: keys::parse_go_duration(&a.key_ttl)?,
+    }))
 }
 
 /// Applies `SEALED_SECRETS_<FLAG>` for every long flag not on the command line.
@@ -182,6 +272,7 @@ pub fn config(a: &ControllerArgs) -> Result<Config, String> {
         watch_for_secrets: a.watch_for_secrets,
         max_unseal_retries: a.max_unseal_retries,
         namespaces,
+        coffer: coffer_config(a, |k| std::env::var(k).ok())?,
     })
 }
 
@@ -266,5 +357,73 @@ mod tests {
         let a =
             ControllerArgs::try_parse_from(["controller", "--key-order-priority", "x"]).unwrap();
         assert!(config(&a).unwrap_err().contains("--key-order-priority"));
+    }
+
+    #[test]
+    fn coffer_key_source_flags() {
+        let none = |_: &str| None;
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["controller", "--key-source", "coffer"];
+            argv.extend_from_slice(extra);
+            ControllerArgs::try_parse_from(argv).unwrap()
+        };
+        let a = parse(&[
+            "--coffer-addr",
+            "https://coffer:8200",
+            "--coffer-token-file",
+            "/var/run/token",
+            "--coffer-key",
+            "sealed-secrets",
+            "--coffer-transit-mount",
+            "/kv-transit/",
+        ]);
+        let c = coffer_config(&a, none).unwrap().unwrap();
+        assert_eq!(
+            (c.addr.as_str(), c.mount.as_str(), c.key.as_str()),
+            ("https://coffer:8200", "kv-transit", "sealed-secrets")
+        );
+        assert!(
+            matches!(c.auth, crate::coffer::Auth::TokenFile(ref p) if p.to_str() == Some("/var/run/token"))
+        );
+        assert_eq!(c.timeout, std::time::Duration::from_secs(30));
+        let a = parse(&[
+            "--coffer-key",
+            "k",
+            "--coffer-role-id-file",
+            "/r",
+            "--coffer-secret-id-file",
+            "/s",
+        ]);
+        let env = |k: &str| (k == "COFFER_ADDR").then(|| "http://c:1".to_owned());
+        let c = coffer_config(&a, env).unwrap().unwrap();
+        assert_eq!(c.addr, "http://c:1");
+        assert!(
+            matches!(c.auth, crate::coffer::Auth::AppRole { ref mount, .. } if mount == "approle")
+        );
+        assert!(
+            coffer_config(&a, none)
+                .unwrap_err()
+                .contains("--coffer-addr")
+        );
+        let a = parse(&["--coffer-addr", "http://c:1", "--coffer-key", "k"]);
+        assert!(
+            coffer_config(&a, none)
+                .unwrap_err()
+                .contains("--coffer-token-file")
+        );
+        let a = parse(&["--coffer-addr", "http://c:1", "--coffer-token-file", "/t"]);
+        assert!(
+            coffer_config(&a, none)
+                .unwrap_err()
+                .contains("--coffer-key")
+        );
+        let a = ControllerArgs::try_parse_from(["controller", "--key-source", "vault"]).unwrap();
+        assert!(
+            coffer_config(&a, none)
+                .unwrap_err()
+                .contains("--key-source")
+        );
+        let a = ControllerArgs::try_parse_from(["controller"]).unwrap();
+        assert!(coffer_config(&a, none).unwrap().is_none());
     }
 }

@@ -3,6 +3,9 @@
 //! `Controller` whose reconcile applies [`super::reconcile::reconcile`]'s decision (create /
 //! replace the Secret, publish the event, patch the status).
 //!
+//! With `--key-source coffer` ([`Config::coffer`]) no key Secret is read or created: the ring
+//! holds the coffer transit key and [`super::coffer_source`] renews it.
+//!
 //! Entry points: [`run_controller`] and, for the binary, [`super::cli::main`]. Not wired yet:
 //! `--old-gc-behavior`.
 
@@ -80,6 +83,8 @@ pub struct Config {
     /// `None` = all namespaces (`--all-namespaces`, default); otherwise the controller's own
     /// namespace plus `--additional-namespaces`.
     pub namespaces: Option<Vec<String>>,
+    /// `--key-source coffer`: the sealing key is a coffer transit RSA key (no key Secrets).
+    pub coffer: Option<crate::coffer::CofferKeyConfig>,
 }
 
 impl Default for Config {
@@ -99,6 +104,7 @@ impl Default for Config {
             watch_for_secrets: false,
             max_unseal_retries: 5,
             namespaces: None,
+            coffer: None,
         }
     }
 }
@@ -446,13 +452,24 @@ async fn serve_http(
                 .and_then(|v| v.to_str().ok());
             let started = std::time::Instant::now();
             let ring = store.get();
-            let req = Request {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                forwarded_for: xff,
-                body: &body,
-            };
-            let resp = handlers.handle(&ring, req, std::time::Instant::now());
+            let (method, path) = (parts.method.to_string(), parts.uri.path().to_owned());
+            let xff = xff.map(str::to_owned);
+            // Unsealing may call coffer (blocking HTTP) or spend RSA time: off the async threads.
+            let resp = tokio::task::spawn_blocking(move || {
+                let req = Request {
+                    method: &method,
+                    path: &path,
+                    forwarded_for: xff.as_deref(),
+                    body: &body,
+                };
+                handlers.handle(&ring, req, std::time::Instant::now())
+            })
+            .await
+            .unwrap_or_else(|_| super::http::Response {
+                status: 500,
+                content_type: "text/plain; charset=utf-8",
+                body: b"internal error\n".to_vec(),
+            });
             // Only the API routes, as upstream (unknown paths must not grow the label set).
             if matches!(
                 parts.uri.path(),
@@ -573,9 +590,16 @@ async fn renew_loop(client: Client, ns: String, cfg: Config, store: Arc<KeyStore
 pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
     let client = Client::try_default().await?;
     let ns = key_namespace(cfg.key_namespace.as_deref());
-    let store = Arc::new(KeyStore::new(
-        load_or_create_keys(&client, &ns, &cfg).await?,
-    ));
+    let store = match &cfg.coffer {
+        Some(coffer) => {
+            let (keys, ring) = super::coffer_source::start(coffer.clone()).await?;
+            tokio::spawn(super::coffer_source::renew_loop(keys, cfg.renew_period));
+            Arc::new(KeyStore::new(ring))
+        }
+        None => Arc::new(KeyStore::new(
+            load_or_create_keys(&client, &ns, &cfg).await?,
+        )),
+    };
     let handlers = Arc::new(Handlers::new(RateLimiter::new(
         cfg.rate_limit.0,
         cfg.rate_limit.1,
@@ -588,12 +612,14 @@ pub async fn run_controller(cfg: Config) -> Result<(), RunError> {
         metrics.clone(),
     ));
     let metrics_http = tokio::spawn(serve_metrics(cfg.listen_metrics_addr, metrics.clone()));
-    tokio::spawn(renew_loop(client.clone(), ns, cfg.clone(), store.clone()));
+    if cfg.coffer.is_none() {
+        tokio::spawn(renew_loop(client.clone(), ns, cfg.clone(), store.clone()));
+    }
     let reporter = Reporter {
         controller: "sealed-secrets".into(),
         instance: std::env::var("HOSTNAME").ok(),
     };
-    if cfg.watch_for_secrets {
+    if cfg.watch_for_secrets && cfg.coffer.is_none() {
         tokio::spawn(watch_key_secrets(
             client.clone(),
             key_namespace(cfg.key_namespace.as_deref()),
