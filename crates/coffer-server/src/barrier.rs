@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use coffer_core::logical::Error;
 use coffer_crypto::keyring::Keyring;
+use coffer_crypto::secret::SecretBytes;
 use coffer_storage::{Storage, StorageError, TxnOp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -65,16 +66,19 @@ impl Barrier {
             .ok_or(BarrierError::Sealed)
     }
 
-    pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, BarrierError> {
+    /// The decrypted value, in a buffer that is zeroized when dropped.
+    pub async fn get(&self, path: &str) -> Result<Option<SecretBytes>, BarrierError> {
         let keyring = self.keyring()?;
         match self.storage.get(path).await? {
             None => Ok(None),
-            Some(blob) => keyring
-                .decrypt(path, &blob)
-                .map(|plain| Some(plain.expose().to_vec()))
-                .map_err(|_| BarrierError::Decrypt {
-                    path: path.to_owned(),
-                }),
+            Some(blob) => {
+                keyring
+                    .decrypt(path, &blob)
+                    .map(Some)
+                    .map_err(|_| BarrierError::Decrypt {
+                        path: path.to_owned(),
+                    })
+            }
         }
     }
 
@@ -144,7 +148,7 @@ impl View {
         format!("{}{}", self.prefix, key)
     }
 
-    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BarrierError> {
+    pub async fn get(&self, key: &str) -> Result<Option<SecretBytes>, BarrierError> {
         self.barrier.get(&self.key(key)).await
     }
 
@@ -166,13 +170,11 @@ impl View {
     ) -> Result<Option<T>, BarrierError> {
         match self.get(key).await? {
             None => Ok(None),
-            Some(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|_| BarrierError::Decode {
-                        path: self.key(key),
-                    })
-            }
+            Some(bytes) => serde_json::from_slice(bytes.expose())
+                .map(Some)
+                .map_err(|_| BarrierError::Decode {
+                    path: self.key(key),
+                }),
         }
     }
 

@@ -307,7 +307,7 @@ impl Core {
         let view = View::new(self.barrier.clone(), "core/audit-salt/");
         let key = config.path.trim_end_matches('/').to_owned();
         let salt = match view.get(&key).await? {
-            Some(s) => s,
+            Some(s) => s.expose().to_vec(),
             None => {
                 let s = crate::ids::uuid().into_bytes();
                 view.put(&key, &s).await?;

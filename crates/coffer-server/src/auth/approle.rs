@@ -256,10 +256,13 @@ async fn hmac_of(view: &View, value: &str) -> Result<String> {
         None => {
             let s = coffer_crypto::random_bytes(32);
             view.put("salt", &s).await?;
-            s
+            coffer_crypto::SecretBytes::new(s)
         }
     };
-    Ok(coffer_crypto::hmac::sha256_hex(&salt, value.as_bytes()))
+    Ok(coffer_crypto::hmac::sha256_hex(
+        salt.expose(),
+        value.as_bytes(),
+    ))
 }
 
 fn role_key(name: &str) -> String {
@@ -338,8 +341,8 @@ impl AppRole {
             .get(&format!("accessor/{}/{accessor}", name.to_lowercase()))
             .await?
             .ok_or_else(missing)?;
-        let hashed =
-            String::from_utf8(hashed).map_err(|_| Error::internal("malformed accessor entry"))?;
+        let hashed = String::from_utf8(hashed.expose().to_vec())
+            .map_err(|_| Error::internal("malformed accessor entry"))?;
         let entry: SecretIdEntry = view
             .get_json(&format!("secret_id/{}/{hashed}", name.to_lowercase()))
             .await?
@@ -363,9 +366,8 @@ impl AppRole {
         }
         let role_hash = hmac_of(view, &f.role_id).await?;
         let name = match view.get(&format!("role_id/{role_hash}")).await? {
-            Some(n) => {
-                String::from_utf8(n).map_err(|_| Error::internal("malformed role id index"))?
-            }
+            Some(n) => String::from_utf8(n.expose().to_vec())
+                .map_err(|_| Error::internal("malformed role id index"))?,
             None => return Err(invalid()),
         };
         let role: Role = view.get_json(&role_key(&name)).await?.ok_or_else(invalid)?;
@@ -610,7 +612,7 @@ impl AppRole {
     ) -> Result<()> {
         let new_hash = hmac_of(view, &role.role_id).await?;
         if let Some(existing) = view.get(&format!("role_id/{new_hash}")).await?
-            && existing != name.as_bytes()
+            && existing.expose() != name.as_bytes()
         {
             return Err(Error::bad_request("role_id already in use"));
         }

@@ -330,9 +330,16 @@ impl Core {
         let login_mount = mounted.filter(|m| !auth_child_of_caller && m.entry.kind != "token");
         let (id, mut entry, warnings) = active.tokens.create(new).await?;
         if let Some(m) = login_mount {
+            // The entity follows the login's alias (e.g. a service account UID), else its display name.
+            let alias = entry
+                .internal
+                .get("alias")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(&entry.display_name)
+                .to_owned();
             entry = active
                 .tokens
-                .set_entity(&entry, entity_id(&m.entry.accessor, &entry.display_name))
+                .set_entity(&entry, entity_id(&m.entry.accessor, &alias))
                 .await?;
         }
         resp.warnings.extend(warnings);

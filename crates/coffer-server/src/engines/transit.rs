@@ -100,8 +100,7 @@ impl Transit {
         let Some(bytes) = view.get(&storage_key(name)).await? else {
             return Ok(None);
         };
-        let bytes = Zeroizing::new(bytes);
-        let stored: policy::StoredPolicy = serde_json::from_slice(&bytes)
+        let stored: policy::StoredPolicy = serde_json::from_slice(bytes.expose())
             .map_err(|_| Error::internal(format!("stored transit key {name:?} is malformed")))?;
         let p = Arc::new(Policy::from_stored(stored)?);
         self.set_cached(name, Some(p.clone()));

@@ -145,7 +145,7 @@ impl TokenStore {
     /// Opens the store, creating its salt on first use and indexing expirations.
     pub async fn open(view: View, cubbyhole: View) -> Result<Self> {
         let salt = match view.get("salt").await? {
-            Some(s) => SecretBytes::new(s),
+            Some(s) => s,
             None => {
                 let s = coffer_crypto::random_bytes(32);
                 view.put("salt", &s).await?;
