@@ -74,6 +74,9 @@ impl Candidate<'_> {
             Candidate::Remote(v) => v.id,
         }
     }
+    fn is_remote(&self) -> bool {
+        matches!(self, Candidate::Remote(_))
+    }
     fn size_bytes(&self) -> usize {
         match self {
             Candidate::Local(k) => k.key.oaep().key_size_bytes(),
@@ -185,6 +188,8 @@ impl KeyRing {
             .chain(self.keys.iter().map(Candidate::Local))
             .filter(|c| c.size_bytes() == rsa_part.len())
             .collect();
+        // Once the remote service failed, its other versions are not asked (same service:
+        // same failure, and each attempt may cost a timeout).
         let mut backend_error = None;
         let mut tried: [Option<KeyId>; 2] = [None, None];
         for (slot, id) in [by_object, by_namespace].into_iter().enumerate() {
@@ -193,7 +198,9 @@ impl KeyRing {
                 continue;
             }
             tried[slot] = Some(id);
-            if let Some(c) = candidates.iter().find(|c| c.id() == id) {
+            if let Some(c) = candidates.iter().find(|c| c.id() == id)
+                && !(backend_error.is_some() && c.is_remote())
+            {
                 match self.try_candidate(c, blob, label) {
                     Ok(plain) => {
                         if slot == 1 {
@@ -207,6 +214,9 @@ impl KeyRing {
             }
         }
         for c in candidates.iter().filter(|c| !tried.contains(&Some(c.id()))) {
+            if backend_error.is_some() && c.is_remote() {
+                continue;
+            }
             match self.try_candidate(c, blob, label) {
                 Ok(plain) => {
                     if !hint.is_empty() {
@@ -348,6 +358,91 @@ mod tests {
         let blob = hybrid::encrypt(other.public(), b"x", b"").unwrap();
         assert!(ring.decrypt(&blob, b"", "").is_err());
         assert_eq!(ring.rsa_ops(), 6);
+    }
+
+    /// A remote key set backed by local keys, counting calls; `down` makes every call fail.
+    #[derive(Debug)]
+    struct FakeRemote {
+        keys: Vec<PrivateKey>,
+        calls: AtomicU64,
+        down: bool,
+    }
+
+    impl RemoteKeys for FakeRemote {
+        fn versions(&self) -> Vec<RemoteVersion> {
+            (0..self.keys.len())
+                .rev()
+                .map(|i| RemoteVersion {
+                    version: i as u32 + 1,
+                    id: self.keys[i].id(),
+                    size_bytes: self.keys[i].oaep().key_size_bytes(),
+                })
+                .collect()
+        }
+        fn decrypt_session_key(
+            &self,
+            version: u32,
+            rsa_part: &[u8],
+            label: &[u8],
+        ) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+            use aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256;
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            if self.down {
+                return Err("cannot connect to coffer at http://x:1".into());
+            }
+            let key = self.keys[version as usize - 1].oaep();
+            let mut out = vec![0u8; key.min_output_size()];
+            let label = (!label.is_empty()).then_some(label);
+            Ok(key
+                .decrypt(&OAEP_SHA256_MGF1SHA256, rsa_part, &mut out, label)
+                .ok()
+                .map(|p| Zeroizing::new(p.to_vec())))
+        }
+        fn latest_cert(&self) -> Option<SealingCert> {
+            None
+        }
+    }
+
+    #[test]
+    fn remote_versions_use_hints_and_stop_on_service_failure() {
+        let k = keys();
+        // Versions 1..3 = keys 0..2; version 3 (k[2]) is the newest.
+        let remote = Arc::new(FakeRemote {
+            keys: k.to_vec(),
+            calls: AtomicU64::new(0),
+            down: false,
+        });
+        let ring = KeyRing::with_remote(remote.clone());
+        let old = hybrid::encrypt(k[0].public(), b"v1", b"ns/a").unwrap();
+        assert_eq!(&ring.decrypt(&old, b"ns/a", "ns/a").unwrap()[..], b"v1");
+        assert_eq!(
+            remote.calls.load(Ordering::Relaxed),
+            3,
+            "newest first: v3, v2, v1"
+        );
+        assert_eq!(&ring.decrypt(&old, b"ns/a", "ns/a").unwrap()[..], b"v1");
+        assert_eq!(
+            remote.calls.load(Ordering::Relaxed),
+            4,
+            "remembered version first"
+        );
+        assert_eq!(
+            ring.decrypt(&old, b"ns/b", "ns/a"),
+            Err(CryptoError::WrongKey)
+        );
+        let down = Arc::new(FakeRemote {
+            keys: k.to_vec(),
+            calls: AtomicU64::new(0),
+            down: true,
+        });
+        let ring = KeyRing::with_remote(down.clone());
+        let err = ring.decrypt(&old, b"ns/a", "ns/a").unwrap_err();
+        assert!(matches!(err, CryptoError::Backend(ref m) if m.contains("cannot connect")));
+        assert_eq!(
+            down.calls.load(Ordering::Relaxed),
+            1,
+            "a failed service is asked once"
+        );
     }
 
     #[test]
