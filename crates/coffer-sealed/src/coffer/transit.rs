@@ -523,11 +523,18 @@ impl RemoteKeys for CofferKeys {
                 ));
             }
         }
-        let b64 = Zeroizing::new(v["data"]["plaintext"].as_str().unwrap_or("").to_owned());
-        let plain = STANDARD
-            .decode(b64.as_bytes())
-            .map_err(|_| format!("transit decrypt {path} answered invalid base64"))?;
-        Ok(Some(Zeroizing::new(plain)))
+        // Move the session key out of the JSON tree so it is wiped when dropped.
+        let mut v = v;
+        let b64 = match v.pointer_mut("/data/plaintext").map(Value::take) {
+            Some(Value::String(text)) => Zeroizing::new(text),
+            _ => return Err(format!("transit decrypt {path} answered without plaintext")),
+        };
+        let plain = Zeroizing::new(
+            STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|_| format!("transit decrypt {path} answered invalid base64"))?,
+        );
+        Ok(Some(plain))
     }
 
     fn latest_cert(&self) -> Option<SealingCert> {
