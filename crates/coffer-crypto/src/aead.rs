@@ -1,8 +1,10 @@
 //! One-shot AES-256-GCM with a random 96-bit nonce, output `nonce(12) ‖ ciphertext ‖ tag(16)`.
+//! Nonces come straight from the OS CSPRNG (getrandom), so nothing here waits for
+//! aws-lc's own DRBG to gather its CPU-jitter seed (tens of milliseconds at start-up).
 //! Used where a key encrypts rarely (the root key wrapping the keyring blob), so the
 //! expanded key is not cached; the barrier's hot path is [`crate::keyring`].
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, Nonce, RandomizedNonceKey};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use crate::secret::SecretBytes;
 
@@ -18,30 +20,38 @@ pub enum AeadError {
     Authentication,
 }
 
-pub(crate) fn key(bytes: &[u8; KEY_LEN]) -> RandomizedNonceKey {
+pub(crate) fn key(bytes: &[u8; KEY_LEN]) -> LessSafeKey {
     // aws-lc only rejects a key of the wrong length; the type makes it exactly 32 bytes.
     #[allow(clippy::expect_used)]
-    RandomizedNonceKey::new(&AES_256_GCM, bytes).expect("a 32-byte AES-256-GCM key is always valid")
+    LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, bytes).expect("a 32-byte AES-256-GCM key is always valid"),
+    )
 }
 
 /// Appends `nonce ‖ ciphertext ‖ tag` of `plaintext` to `out`.
-pub(crate) fn seal_into(key: &RandomizedNonceKey, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn seal_into(key: &LessSafeKey, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
+    // A fresh random 96-bit nonce per message; keys are rotated (new terms) long
+    // before the birthday bound of random nonces matters.
+    let nonce: [u8; NONCE_LEN] = crate::random::random_array();
     out.reserve(NONCE_LEN + plaintext.len() + TAG_LEN);
-    out.extend_from_slice(&[0u8; NONCE_LEN]);
+    out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
     // Sealing fails only for inputs beyond GCM's 64 GiB limit, far above any request size.
     #[allow(clippy::expect_used)]
-    let (nonce, tag) = key
-        .seal_in_place_separate_tag(Aad::from(aad), &mut out[start + NONCE_LEN..])
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut out[start + NONCE_LEN..],
+        )
         .expect("AES-GCM input within the 64 GiB limit");
-    out[start..start + NONCE_LEN].copy_from_slice(nonce.as_ref());
     out.extend_from_slice(tag.as_ref());
 }
 
 /// Opens `nonce ‖ ciphertext ‖ tag`.
 pub(crate) fn open_with(
-    key: &RandomizedNonceKey,
+    key: &LessSafeKey,
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<SecretBytes, AeadError> {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::aead::RandomizedNonceKey;
+use aws_lc_rs::aead::LessSafeKey;
 use zeroize::Zeroizing;
 
 use crate::aead::{self, KEY_LEN, NONCE_LEN, TAG_LEN};
@@ -69,7 +69,7 @@ struct Term {
     key: Zeroizing<[u8; KEY_LEN]>,
     install_time: u64,
     /// Expanded AES key schedule, built once.
-    cipher: RandomizedNonceKey,
+    cipher: LessSafeKey,
     encryptions: AtomicU64,
 }
 

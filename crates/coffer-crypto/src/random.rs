@@ -1,14 +1,12 @@
-//! Randomness from the OS CSPRNG (aws-lc-rs `SystemRandom`).
-
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+//! Randomness straight from the OS CSPRNG (the getrandom system call). Not
+//! aws-lc's DRBG: its first use gathers a CPU-jitter seed for tens of
+//! milliseconds, which would dominate the server's start-up.
 
 fn fill(dest: &mut [u8]) {
-    // aws-lc's system RNG only fails when the OS entropy source is unusable (no getrandom,
-    // no /dev/urandom); continuing without randomness would be far worse than stopping.
+    // getrandom only fails when the OS entropy source is unusable; continuing
+    // without randomness would be far worse than stopping.
     #[allow(clippy::expect_used)]
-    SystemRandom::new()
-        .fill(dest)
-        .expect("the operating system's random number generator failed");
+    getrandom::fill(dest).expect("the operating system's random number generator failed");
 }
 
 /// `n` bytes from the OS CSPRNG.

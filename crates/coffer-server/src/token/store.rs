@@ -487,9 +487,14 @@ impl TokenStore {
     pub async fn sweep_expired(&self) -> Result<usize> {
         let now = ids::now_unix();
         let due: Vec<(i64, String)> = {
+            // Take only the due entries: O(due · log n) under the lock, so token
+            // creation (which inserts here) never waits for a scan of every token.
             let mut exp = self.expirations.lock().unwrap_or_else(|e| e.into_inner());
-            let keep = exp.split_off(&(now + 1, String::new()));
-            std::mem::replace(&mut *exp, keep).into_iter().collect()
+            let mut due = Vec::new();
+            while exp.first().is_some_and(|(at, _)| *at <= now) {
+                due.extend(exp.pop_first());
+            }
+            due
         };
         let mut revoked = 0;
         for (_, hash) in due {
