@@ -171,13 +171,16 @@ impl TokenStore {
         Ok(store)
     }
 
-    /// Caches an entry; the cache is bounded (cleared when full) so memory
-    /// does not grow with the number of tokens ever created.
+    /// Caches an entry. The cache is bounded: when full, one arbitrary entry
+    /// is evicted per insert, so memory stays flat and no request ever pays
+    /// for dropping the whole cache at once.
     fn cache_put(&self, hash: String, entry: Arc<TokenEntry>) {
         const MAX_CACHED: usize = 65_536;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= MAX_CACHED {
-            cache.clear();
+        if cache.len() >= MAX_CACHED && !cache.contains_key(&hash) {
+            if let Some(victim) = cache.keys().next().cloned() {
+                cache.remove(&victim);
+            }
         }
         cache.insert(hash, entry);
     }
