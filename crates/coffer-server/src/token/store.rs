@@ -177,10 +177,11 @@ impl TokenStore {
     fn cache_put(&self, hash: String, entry: Arc<TokenEntry>) {
         const MAX_CACHED: usize = 65_536;
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= MAX_CACHED && !cache.contains_key(&hash) {
-            if let Some(victim) = cache.keys().next().cloned() {
-                cache.remove(&victim);
-            }
+        if cache.len() >= MAX_CACHED
+            && !cache.contains_key(&hash)
+            && let Some(victim) = cache.keys().next().cloned()
+        {
+            cache.remove(&victim);
         }
         cache.insert(hash, entry);
     }
