@@ -40,7 +40,7 @@ impl Operation {
 }
 
 /// A request as an engine sees it. `path` is relative to the mount.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     pub operation: Operation,
     /// Path below the mount point, without a leading `/`.
@@ -72,7 +72,7 @@ impl Request {
 
 /// Authentication result attached to a login or token-create response. The
 /// token store fills `client_token` and `accessor` after the engine returns.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Auth {
     pub policies: Vec<String>,
     pub metadata: indexmap::IndexMap<String, String>,
@@ -97,7 +97,7 @@ pub struct Auth {
 }
 
 /// What an engine answers.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Response {
     pub data: Option<Object>,
     pub warnings: Vec<String>,
@@ -157,6 +157,64 @@ impl Response {
     pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
         self.warnings.push(warning.into());
         self
+    }
+}
+
+/// Field names only: values may be secrets and never reach Debug output.
+struct Keys<'a>(&'a Object);
+
+impl std::fmt::Debug for Keys<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("mount_point", &self.mount_point)
+            .field("data_keys", &Keys(&self.data))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("policies", &self.policies)
+            .field("display_name", &self.display_name)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("data_keys", &self.data.as_ref().map(Keys))
+            .field("warnings", &self.warnings.len())
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_has_no_values() {
+        let mut req = Request::new(Operation::Update, "secret/data/x");
+        req.data.insert("password".into(), "hunter2-canary".into());
+        let resp = Response::data(req.data.clone());
+        let shown = format!("{req:?} {resp:?}");
+        assert!(
+            shown.contains("password") && !shown.contains("hunter2-canary"),
+            "{shown}"
+        );
     }
 }
 
