@@ -2,7 +2,7 @@
 //! request per connection, `http://` over TCP and `https://` over rustls
 //! (aws-lc-rs). Roots: `VAULT_CACERT` if set, else the system bundle.
 
-use std::io::{Read, Write};
+use coffer_client::http1::{exchange, parse_response};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,10 +83,10 @@ pub fn request(
         let conn = rustls::ClientConnection::new(Arc::new(config), name)
             .map_err(|e| format!("tls: {e}"))?;
         let mut s = rustls::StreamOwned::new(conn, tcp);
-        exchange(&mut s, &msg)?
+        exchange(&mut s, &msg, MAX_RESPONSE)?
     } else {
         let mut s = tcp;
-        exchange(&mut s, &msg)?
+        exchange(&mut s, &msg, MAX_RESPONSE)?
     };
     parse_response(&raw)
 }
@@ -109,22 +109,6 @@ fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
     Err(last)
 }
 
-fn exchange<S: Read + Write>(s: &mut S, msg: &[u8]) -> Result<Vec<u8>, String> {
-    s.write_all(msg).map_err(|e| format!("send: {e}"))?;
-    s.flush().map_err(|e| format!("send: {e}"))?;
-    let mut out = Vec::new();
-    let read = s.take(MAX_RESPONSE + 1).read_to_end(&mut out);
-    if out.len() as u64 > MAX_RESPONSE {
-        return Err(format!("response larger than {MAX_RESPONSE} bytes"));
-    }
-    match read {
-        Ok(_) => Ok(out),
-        // servers that close without TLS close_notify: keep what we got
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => Ok(out),
-        Err(e) => Err(format!("receive: {e}")),
-    }
-}
-
 fn tls_config() -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     let path = std::env::var("VAULT_CACERT")
@@ -141,60 +125,6 @@ fn tls_config() -> Result<rustls::ClientConfig, String> {
         .map_err(|e| format!("tls: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("malformed HTTP response (no header end)")?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|_| "malformed HTTP response header")?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or("malformed HTTP status line")?;
-    let mut chunked = false;
-    let mut length = None;
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            } else if k == "content-length" {
-                length = v.parse::<usize>().ok();
-            }
-        }
-    }
-    let body = &raw[end + 4..];
-    let body = if chunked {
-        dechunk(body)?
-    } else if let Some(n) = length {
-        body.get(..n).ok_or("truncated HTTP body")?.to_vec()
-    } else {
-        body.to_vec()
-    };
-    Ok((status, body))
-}
-
-fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let i = b
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("bad chunked body")?;
-        let size_text = std::str::from_utf8(&b[..i]).map_err(|_| "bad chunk size")?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| "bad chunk size")?;
-        b = &b[i + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        out.extend_from_slice(b.get(..size).ok_or("truncated chunk")?);
-        b = b.get(size + 2..).ok_or("truncated chunk")?;
-    }
 }
 
 #[cfg(test)]
