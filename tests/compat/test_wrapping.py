@@ -75,7 +75,6 @@ def test_wrapping_token_can_only_unwrap(coffer):
 
 
 def test_bao_cli_unwrap(coffer):
-    out = coffer.bao("kv", "get", "-wrap-ttl=60s", "-format=json", "secret/wrapme", check=False)
     coffer.api("POST", "secret/data/wrapme", {"data": {"k": "v"}})
     out = coffer.bao("kv", "get", "-wrap-ttl=60s", "-format=json", "secret/wrapme")
     token = json.loads(out.stdout)["wrap_info"]["token"]

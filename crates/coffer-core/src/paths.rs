@@ -6,7 +6,7 @@
 //! `{name}` captures exactly one non-empty segment and `{name*}` (last only)
 //! captures the rest of the path, possibly empty.
 
-use crate::logical::{Error, Object, Operation, Request, Result};
+use crate::logical::{Error, Operation, Request, Result};
 
 /// One row of an engine's path table. `R` is the engine's own route enum.
 #[derive(Debug)]
@@ -176,11 +176,6 @@ pub const fn concat_fields<const N: usize>(
         j += 1;
     }
     out
-}
-
-/// Field helper used by engines: the object of a request body as a typed struct.
-pub fn object_of(data: &Object) -> serde_json::Value {
-    serde_json::Value::Object(data.clone())
 }
 
 #[cfg(test)]

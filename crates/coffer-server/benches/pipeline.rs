@@ -23,6 +23,7 @@ fn raw(op: Operation, path: &str, data: Object, token: &str) -> RawRequest {
         token: Some(token.to_owned()),
         remote_addr: None,
         wrap_ttl: None,
+        token_entry: None,
     }
 }
 

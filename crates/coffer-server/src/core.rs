@@ -21,7 +21,7 @@ use crate::policy_store::PolicyStore;
 use crate::seal::{self, Progress, SealConfig};
 use crate::token::{NewToken, TokenStore};
 
-pub use pipeline::RawRequest;
+pub use pipeline::{EarlyAuth, RawRequest};
 
 /// Settings the core needs from the server configuration.
 #[derive(Debug, Clone, Default)]

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 use coffer_core::logical::{Request, Response, Result};
+use coffer_core::paths::{Matched, PathTable};
 
 use crate::barrier::View;
 use crate::token::TokenEntry;
@@ -42,5 +43,19 @@ pub trait Backend: Send + Sync + 'static {
     /// Paths (relative to the mount) served without a token, e.g. `login`.
     fn is_unauthenticated(&self, _path: &str) -> bool {
         false
+    }
+}
+
+/// The usual existence check: for a row of `table` marked `existence_check`,
+/// whether the stored item at `key_of(row)` exists; other rows have none.
+pub async fn stored_item_exists<R>(
+    table: &PathTable<R>,
+    ctx: &Ctx<'_>,
+    req: &Request,
+    key_of: impl Fn(&Matched<'_, R>) -> String,
+) -> Result<Option<bool>> {
+    match table.lookup(&req.path) {
+        Some(m) if m.spec.existence_check => Ok(Some(ctx.view.get(&key_of(&m)).await?.is_some())),
+        _ => Ok(None),
     }
 }

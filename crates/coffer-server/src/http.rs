@@ -15,7 +15,7 @@ use axum::response::Response;
 use coffer_core::logical::{Error, Object, Operation};
 use serde_json::Value;
 
-use crate::core::{Core, RawRequest};
+use crate::core::{Core, EarlyAuth, RawRequest};
 
 pub use render::error_response;
 
@@ -78,26 +78,23 @@ fn parse_body(bytes: &Bytes, headers: &HeaderMap) -> Result<(Object, bool), Erro
         )),
         Err(e) => Err(Error::bad_request(format!(
             "failed to decode JSON input: {}",
-            e.classify_message()
+            json_error_message(&e)
         ))),
     }
 }
 
-trait ClassifyMessage {
-    fn classify_message(&self) -> String;
-}
-
-impl ClassifyMessage for serde_json::Error {
-    fn classify_message(&self) -> String {
-        match self.classify() {
-            serde_json::error::Category::Syntax => format!(
+/// Where the JSON went wrong, without echoing any of the body (it may hold secrets).
+fn json_error_message(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Syntax => {
+            format!(
                 "invalid character at line {} column {}",
-                self.line(),
-                self.column()
-            ),
-            serde_json::error::Category::Data => "invalid value".into(),
-            _ => "malformed input".into(),
+                e.line(),
+                e.column()
+            )
         }
+        serde_json::error::Category::Data => "invalid value".into(),
+        _ => "malformed input".into(),
     }
 }
 
@@ -224,12 +221,20 @@ async fn into_raw(
         operation,
         Operation::Create | Operation::Patch | Operation::Delete
     );
-    let bytes = if has_body && core.may_read_body(&path, token.as_deref()).await {
+    let (read_body, token_entry) = if has_body {
+        match core.authenticate_early(&path, token.as_deref()).await {
+            EarlyAuth::ReadBody(entry) => (true, entry),
+            // The pipeline refuses (and audits) the request; its body is never read.
+            EarlyAuth::SkipBody => (false, None),
+        }
+    } else {
+        (false, None)
+    };
+    let bytes = if read_body {
         axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| Error::TooLarge)?
     } else {
-        // The pipeline refuses (and audits) the request; its body is never read.
         Bytes::new()
     };
     let (mut data, null_body) = if has_body {
@@ -252,6 +257,7 @@ async fn into_raw(
         token,
         remote_addr: Some(remote),
         wrap_ttl,
+        token_entry,
     })
 }
 

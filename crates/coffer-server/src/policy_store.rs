@@ -65,8 +65,8 @@ impl PolicyStore {
         if name == "root" {
             return Err(Error::bad_request("cannot update \"root\" policy"));
         }
-        let text = decode_text(text);
-        let parsed = Policy::parse(&name, &text).map_err(|e| Error::bad_request(e.to_string()))?;
+        // Parsing also decodes base64 text; the decoded text is what is stored.
+        let parsed = Policy::parse(&name, text).map_err(|e| Error::bad_request(e.to_string()))?;
         let current = self.get(&name).await?;
         let version = current.as_ref().map_or(0, |p| p.version);
         if let Some(cas) = cas
@@ -78,7 +78,7 @@ impl PolicyStore {
         }
         let stored = StoredPolicy {
             name: name.clone(),
-            policy: text,
+            policy: parsed.text.clone(),
             version: version + 1,
             modified: ids::rfc3339_now(),
         };
@@ -154,18 +154,5 @@ impl PolicyStore {
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_owned(), parsed.clone());
         Ok(Some(parsed))
-    }
-}
-
-/// Policies may be sent base64-encoded; OpenBao stores the decoded text.
-fn decode_text(text: &str) -> String {
-    use base64::Engine;
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.contains(char::is_whitespace) {
-        return text.to_owned();
-    }
-    match base64::engine::general_purpose::STANDARD.decode(trimmed) {
-        Ok(bytes) => String::from_utf8(bytes).unwrap_or_else(|_| text.to_owned()),
-        Err(_) => text.to_owned(),
     }
 }

@@ -110,21 +110,9 @@ fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
 }
 
 fn tls_config() -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
     let path = std::env::var("VAULT_CACERT")
-        .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".into());
-    use rustls_pki_types::pem::PemObject;
-    let certs = rustls_pki_types::CertificateDer::pem_file_iter(&path)
-        .map_err(|e| format!("cannot read CA file {path}: {e}"))?;
-    for c in certs.flatten() {
-        let _ = roots.add(c);
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("tls: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .unwrap_or_else(|_| coffer_client::tls::SYSTEM_CA_BUNDLE.into());
+    coffer_client::tls::client_config(std::path::Path::new(&path))
 }
 
 #[cfg(test)]

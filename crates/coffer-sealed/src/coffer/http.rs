@@ -141,23 +141,11 @@ impl Transport {
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, String> {
-        use rustls_pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
         let path = self
             .ca_file
             .clone()
-            .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(&path)
-            .map_err(|e| format!("cannot read ca file {}: {e}", path.display()))?;
-        for c in certs.flatten() {
-            let _ = roots.add(c);
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        Ok(rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("tls: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth())
+            .unwrap_or_else(|| coffer_client::tls::SYSTEM_CA_BUNDLE.into());
+        coffer_client::tls::client_config(&path)
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 
 use super::token_params::{self, TokenFields, TokenParams};
 use crate::barrier::View;
-use crate::framework::{Backend, Ctx};
+use crate::framework::{Backend, Ctx, stored_item_exists};
 use crate::{ids, net};
 
 #[derive(Clone, Copy, Debug)]
@@ -589,12 +589,7 @@ impl Backend for AppRole {
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {
-        match PATHS.lookup(&req.path) {
-            Some(m) if matches!(m.spec.route, Route::Role) => Ok(Some(
-                ctx.view.get(&role_key(m.get("role_name"))).await?.is_some(),
-            )),
-            _ => Ok(None),
-        }
+        stored_item_exists(&PATHS, ctx, req, |m| role_key(m.get("role_name"))).await
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {

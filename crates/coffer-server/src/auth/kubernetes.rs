@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 
 use self::model::{CONFIG_FIELDS, Config, ConfigFields, ROLE_FIELDS, Role, RoleFields};
 use super::token_params::{self, TokenFields};
-use crate::framework::{Backend, Ctx};
+use crate::framework::{Backend, Ctx, stored_item_exists};
 
 #[derive(Clone, Copy, Debug)]
 enum Route {
@@ -152,12 +152,7 @@ impl Backend for Kubernetes {
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {
-        match PATHS.lookup(&req.path) {
-            Some(m) if matches!(m.spec.route, Route::Role) => Ok(Some(
-                ctx.view.get(&role_key(m.get("name"))).await?.is_some(),
-            )),
-            _ => Ok(None),
-        }
+        stored_item_exists(&PATHS, ctx, req, |m| role_key(m.get("name"))).await
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {

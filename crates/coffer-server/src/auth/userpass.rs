@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::token_params::{self, TokenFields, TokenParams};
-use crate::framework::{Backend, Ctx};
+use crate::framework::{Backend, Ctx, stored_item_exists};
 
 #[derive(Clone, Copy, Debug)]
 enum Route {
@@ -208,12 +208,7 @@ impl Backend for Userpass {
     }
 
     async fn exists(&self, ctx: &Ctx<'_>, req: &Request) -> Result<Option<bool>> {
-        match PATHS.lookup(&req.path) {
-            Some(m) if matches!(m.spec.route, Route::User) => Ok(Some(
-                ctx.view.get(&user_key(m.get("username"))).await?.is_some(),
-            )),
-            _ => Ok(None),
-        }
+        stored_item_exists(&PATHS, ctx, req, |m| user_key(m.get("username"))).await
     }
 
     fn is_unauthenticated(&self, path: &str) -> bool {

@@ -29,6 +29,8 @@ pub struct RawRequest {
     pub remote_addr: Option<SocketAddr>,
     /// `X-Vault-Wrap-TTL` in seconds: wrap the response in a single-use token.
     pub wrap_ttl: Option<u64>,
+    /// The token's entry when the edge already looked it up.
+    pub token_entry: Option<Arc<TokenEntry>>,
 }
 
 impl std::fmt::Debug for RawRequest {
@@ -39,6 +41,14 @@ impl std::fmt::Debug for RawRequest {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+/// What the HTTP edge learns before it reads a request body.
+pub enum EarlyAuth {
+    /// Read the body; the caller's token entry when it has a live one.
+    ReadBody(Option<Arc<TokenEntry>>),
+    /// No live token on a path that needs one: the body is not read.
+    SkipBody,
 }
 
 /// Root-protected paths: the caller needs `sudo` on them besides the capability.
@@ -118,9 +128,13 @@ impl Core {
             return Ok(Response::empty());
         }
         let active = self.active()?;
-        let token = match raw.token.as_deref().filter(|t| !t.is_empty()) {
-            Some(t) => active.tokens.lookup(t).await?,
-            None => None,
+        let token = match (
+            raw.token_entry.take(),
+            raw.token.as_deref().filter(|t| !t.is_empty()),
+        ) {
+            (Some(entry), _) => Some(entry),
+            (None, Some(t)) => active.tokens.lookup(t).await?,
+            (None, None) => None,
         };
         let table = active.mount_table();
         let mounted = table.route(&path);
@@ -245,24 +259,26 @@ impl Core {
         result
     }
 
-    /// Whether a request may go on to have its body read: the path needs no
-    /// token, or the token is live. Lets the HTTP edge refuse unknown callers
-    /// before parsing anything they sent.
-    pub async fn may_read_body(&self, path: &str, token: Option<&str>) -> bool {
+    /// Authentication before the body is read: the HTTP edge refuses to parse
+    /// anything an unknown caller sent, and hands the looked-up token entry on
+    /// so the pipeline does not look it up again.
+    pub async fn authenticate_early(&self, path: &str, token: Option<&str>) -> EarlyAuth {
         let path = path.trim_start_matches('/');
         if lifecycle::is_lifecycle_path(path) {
-            return true;
+            return EarlyAuth::ReadBody(None);
         }
         let Ok(active) = self.active() else {
-            return true;
+            return EarlyAuth::ReadBody(None);
+        };
+        let entry = match token.filter(|t| !t.is_empty()) {
+            Some(t) => active.tokens.lookup(t).await.ok().flatten(),
+            None => None,
         };
         let table = active.mount_table();
-        if is_unauthenticated(path, table.route(path)) {
-            return true;
-        }
-        match token.filter(|t| !t.is_empty()) {
-            Some(t) => matches!(active.tokens.lookup(t).await, Ok(Some(_))),
-            None => false,
+        if entry.is_some() || is_unauthenticated(path, table.route(path)) {
+            EarlyAuth::ReadBody(entry)
+        } else {
+            EarlyAuth::SkipBody
         }
     }
 

@@ -50,6 +50,45 @@ pub fn batch_response(
     resp
 }
 
+/// Runs `op` on every item. A single (non-batch) request answers its item's
+/// result or error directly; a batch answers every item's result, with
+/// per-item errors (`error_fields` adds fields such as an empty `plaintext`)
+/// that never fail the whole batch.
+fn run_batch(
+    items: &[Item],
+    is_batch: bool,
+    partial_failure_code: Option<i64>,
+    error_fields: &Object,
+    op: impl Fn(usize, &Item) -> std::result::Result<Object, String>,
+) -> Result<Response> {
+    let mut results = Vec::with_capacity(items.len());
+    let (mut failed, mut succeeded) = (false, false);
+    for (i, item) in items.iter().enumerate() {
+        let mut fields = match op(i, item) {
+            Ok(fields) if !is_batch => return Ok(Response::data(fields)),
+            Err(e) if !is_batch => return Err(bad(e)),
+            Ok(fields) => {
+                succeeded = true;
+                fields
+            }
+            Err(e) => {
+                failed = true;
+                let mut fields = error_fields.clone();
+                fields.insert("error".into(), json!(e));
+                fields
+            }
+        };
+        fields.insert("reference".into(), json!(item.reference));
+        results.push(Value::Object(fields));
+    }
+    Ok(batch_response(
+        results,
+        failed,
+        succeeded,
+        partial_failure_code,
+    ))
+}
+
 fn check_context_consistency(items: &[Item]) -> Result<()> {
     let set = !items[0].context.is_empty();
     if items.iter().any(|i| i.context.is_empty() == set) {
@@ -168,37 +207,16 @@ pub async fn encrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Res
                 .0
         }
     };
-    let mut results = Vec::with_capacity(items.len());
-    let (mut failed, mut succeeded) = (false, false);
-    for (i, item) in items.iter().enumerate() {
-        let outcome = b64(&item.plaintext).and_then(|pt| encrypt_item(&p, i, item, &pt));
-        match outcome {
-            Ok((ct, ver)) => {
-                if !is_batch {
-                    return Ok(Response::data(obj(
-                        json!({"ciphertext": ct, "key_version": ver}),
-                    )));
-                }
-                succeeded = true;
-                results.push(
-                    json!({"ciphertext": ct, "key_version": ver, "reference": item.reference}),
-                );
-            }
-            Err(e) => {
-                if !is_batch {
-                    return Err(bad(e));
-                }
-                failed = true;
-                results.push(json!({"error": e, "reference": item.reference}));
-            }
-        }
-    }
-    Ok(batch_response(
-        results,
-        failed,
-        succeeded,
+    run_batch(
+        &items,
+        is_batch,
         f.partial_failure_response_code,
-    ))
+        &Object::new(),
+        |i, item| {
+            let (ct, ver) = b64(&item.plaintext).and_then(|pt| encrypt_item(&p, i, item, &pt))?;
+            Ok(obj(json!({"ciphertext": ct, "key_version": ver})))
+        },
+    )
 }
 
 fn decrypt_item(
@@ -237,33 +255,17 @@ pub async fn decrypt(t: &Transit, view: &View, req: &Request, name: &str) -> Res
     let (items, is_batch) = single_or_batch(&f, req, "ciphertext")?;
     check_context_consistency(&items)?;
     let p = existing(t, view, name).await?;
-    let mut results = Vec::with_capacity(items.len());
-    let (mut failed, mut succeeded) = (false, false);
-    for (i, item) in items.iter().enumerate() {
-        match decrypt_item(&p, i, item) {
-            Ok(pt) => {
-                let pt = codec::encode(&pt);
-                if !is_batch {
-                    return Ok(Response::data(obj(json!({"plaintext": pt}))));
-                }
-                succeeded = true;
-                results.push(json!({"plaintext": pt, "reference": item.reference}));
-            }
-            Err(e) => {
-                if !is_batch {
-                    return Err(bad(e));
-                }
-                failed = true;
-                results.push(json!({"plaintext": "", "error": e, "reference": item.reference}));
-            }
-        }
-    }
-    Ok(batch_response(
-        results,
-        failed,
-        succeeded,
+    let on_error = obj(json!({"plaintext": ""}));
+    run_batch(
+        &items,
+        is_batch,
         f.partial_failure_response_code,
-    ))
+        &on_error,
+        |i, item| {
+            let pt = decrypt_item(&p, i, item)?;
+            Ok(obj(json!({"plaintext": codec::encode(&pt)})))
+        },
+    )
 }
 
 pub async fn rewrap(t: &Transit, view: &View, req: &Request, name: &str) -> Result<Response> {
@@ -271,37 +273,17 @@ pub async fn rewrap(t: &Transit, view: &View, req: &Request, name: &str) -> Resu
     let (items, is_batch) = single_or_batch(&f, req, "ciphertext")?;
     check_context_consistency(&items)?;
     let p = existing(t, view, name).await?;
-    let mut results = Vec::with_capacity(items.len());
-    let (mut failed, mut succeeded) = (false, false);
-    for (i, item) in items.iter().enumerate() {
-        let outcome = decrypt_item(&p, i, item).and_then(|pt| encrypt_item(&p, i, item, &pt));
-        match outcome {
-            Ok((ct, ver)) => {
-                if !is_batch {
-                    return Ok(Response::data(obj(
-                        json!({"ciphertext": ct, "key_version": ver}),
-                    )));
-                }
-                succeeded = true;
-                results.push(
-                    json!({"ciphertext": ct, "key_version": ver, "reference": item.reference}),
-                );
-            }
-            Err(e) => {
-                if !is_batch {
-                    return Err(bad(e));
-                }
-                failed = true;
-                results.push(json!({"error": e, "reference": item.reference}));
-            }
-        }
-    }
-    Ok(batch_response(
-        results,
-        failed,
-        succeeded,
+    run_batch(
+        &items,
+        is_batch,
         f.partial_failure_response_code,
-    ))
+        &Object::new(),
+        |i, item| {
+            let (ct, ver) =
+                decrypt_item(&p, i, item).and_then(|pt| encrypt_item(&p, i, item, &pt))?;
+            Ok(obj(json!({"ciphertext": ct, "key_version": ver})))
+        },
+    )
 }
 
 pub async fn datakey(
